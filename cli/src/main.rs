@@ -1,0 +1,522 @@
+//! `govtrail`: replay CloudTrail offline through the governance rules, inspect events,
+//! manage the inventory and query findings.
+
+mod output;
+
+use anyhow::{bail, Context, Result};
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand, ValueEnum};
+use govtrail_core::activity::parse_time;
+use govtrail_core::finding::FindingFilter;
+use govtrail_core::input::{self, ReadStats};
+use govtrail_core::rules::classify_actor;
+use govtrail_core::{
+    normalise, FindingStore, Inventory, Pipeline, RuleId, Severity, SkipReason, SqliteStore, Status,
+};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "govtrail",
+    version,
+    about = "Continuous authorisation for every AWS identity"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Copy, Clone, PartialEq, Eq, ValueEnum)]
+enum ReplayFormat {
+    Table,
+    Json,
+    Jsonl,
+}
+
+#[derive(Copy, Clone, PartialEq, Eq, ValueEnum)]
+enum EventsFormat {
+    Jsonl,
+    Table,
+}
+
+#[derive(Copy, Clone, PartialEq, Eq, ValueEnum)]
+enum ListFormat {
+    Table,
+    Json,
+    Jsonl,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Evaluate CloudTrail files, folders or stdin (-) against an inventory; store and print findings.
+    Replay {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Governance inventory: a YAML file or a folder of them.
+        #[arg(long)]
+        inventory: PathBuf,
+        /// Findings store: a SQLite file path (or sqlite:PATH, or :memory:).
+        #[arg(long, default_value = "govtrail.db")]
+        store: String,
+        #[arg(long, value_enum, default_value = "table")]
+        format: ReplayFormat,
+        /// Exit 1 when a live finding at or above this severity exists.
+        #[arg(long, value_parser = parse_severity)]
+        fail_on: Option<Severity>,
+        /// Evaluation time (RFC 3339); used where a record has no valid eventTime.
+        #[arg(long, value_parser = parse_now)]
+        now: Option<DateTime<Utc>>,
+        /// Never draw a progress bar.
+        #[arg(long)]
+        no_progress: bool,
+    },
+    /// Print the normalised activity of every record (JSON Lines by default).
+    Events {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value = "jsonl")]
+        format: EventsFormat,
+        /// Optional inventory: the actor class then comes from the declared kind.
+        #[arg(long)]
+        inventory: Option<PathBuf>,
+    },
+    /// Query and manage findings in the store.
+    Findings {
+        #[command(subcommand)]
+        command: FindingsCommand,
+    },
+    /// Inventory tools.
+    Inventory {
+        #[command(subcommand)]
+        command: InventoryCommand,
+    },
+    /// List the rules with their default severity.
+    Rules {
+        #[arg(long, value_enum, default_value = "table")]
+        format: ListFormat,
+    },
+}
+
+#[derive(clap::Args)]
+struct StoreArg {
+    /// Findings store: a SQLite file path (or sqlite:PATH).
+    #[arg(long, default_value = "govtrail.db")]
+    store: String,
+}
+
+#[derive(Subcommand)]
+enum FindingsCommand {
+    /// List findings, filtered.
+    List {
+        #[command(flatten)]
+        store: StoreArg,
+        #[arg(long)]
+        owner: Option<String>,
+        #[arg(long, value_parser = parse_rule)]
+        rule: Option<RuleId>,
+        /// Minimum severity.
+        #[arg(long, value_parser = parse_severity)]
+        severity: Option<Severity>,
+        #[arg(long)]
+        principal: Option<String>,
+        #[arg(long, value_parser = parse_status)]
+        status: Option<Status>,
+        /// Only findings last seen at or after this time (RFC 3339 or YYYY-MM-DD).
+        #[arg(long, value_parser = parse_when)]
+        since: Option<DateTime<Utc>>,
+        /// Only findings first seen at or before this time.
+        #[arg(long, value_parser = parse_when)]
+        until: Option<DateTime<Utc>>,
+        #[arg(long)]
+        limit: Option<usize>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: ListFormat,
+    },
+    /// Show one finding in full (JSON).
+    Show {
+        id: String,
+        #[command(flatten)]
+        store: StoreArg,
+    },
+    /// Mark a finding acknowledged.
+    Ack {
+        id: String,
+        #[command(flatten)]
+        store: StoreArg,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Mark a finding resolved (new activity after this reopens it).
+    Resolve {
+        id: String,
+        #[command(flatten)]
+        store: StoreArg,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Suppress a finding, with a reason and optional end.
+    Suppress {
+        id: String,
+        #[command(flatten)]
+        store: StoreArg,
+        #[arg(long)]
+        reason: String,
+        #[arg(long, value_parser = parse_when)]
+        until: Option<DateTime<Utc>>,
+    },
+}
+
+#[derive(Subcommand)]
+enum InventoryCommand {
+    /// Check an inventory file or folder; errors name the file and line.
+    Validate { path: PathBuf },
+}
+
+fn parse_severity(s: &str) -> Result<Severity, String> {
+    Severity::parse(s)
+        .ok_or_else(|| format!("unknown severity '{s}' (info, low, medium, high, critical)"))
+}
+
+fn parse_rule(s: &str) -> Result<RuleId, String> {
+    RuleId::parse(s).ok_or_else(|| format!("unknown rule '{s}' (see `govtrail rules`)"))
+}
+
+fn parse_status(s: &str) -> Result<Status, String> {
+    Status::parse(s)
+        .ok_or_else(|| format!("unknown status '{s}' (open, acknowledged, resolved, suppressed)"))
+}
+
+fn parse_now(s: &str) -> Result<DateTime<Utc>, String> {
+    parse_time(s)
+        .ok_or_else(|| format!("invalid time '{s}' (expected RFC 3339, e.g. 2026-01-31T12:00:00Z)"))
+}
+
+fn parse_when(s: &str) -> Result<DateTime<Utc>, String> {
+    govtrail_core::inventory::Deadline::parse(s)
+        .map(|d| d.at)
+        .ok_or_else(|| format!("invalid time '{s}' (expected YYYY-MM-DD or RFC 3339)"))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn open_store(spec: &str) -> Result<SqliteStore> {
+    if spec == ":memory:" {
+        return SqliteStore::in_memory().context("opening in-memory store");
+    }
+    let path = spec.strip_prefix("sqlite:").unwrap_or(spec);
+    if spec.starts_with("dynamodb:") {
+        bail!("the DynamoDB store is not available in this build; use a SQLite path");
+    }
+    SqliteStore::open(Path::new(path)).with_context(|| format!("opening store {path}"))
+}
+
+fn load_inventory(path: &Path) -> Result<Inventory> {
+    Inventory::load(path).map_err(|e| anyhow::anyhow!("invalid inventory:\n{e}"))
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Replay {
+            paths,
+            inventory,
+            store,
+            format,
+            fail_on,
+            now,
+            no_progress,
+        } => replay(
+            &paths,
+            &inventory,
+            &store,
+            format,
+            fail_on,
+            now,
+            no_progress,
+        ),
+        Command::Events {
+            paths,
+            format,
+            inventory,
+        } => events(&paths, format, inventory.as_deref()),
+        Command::Findings { command } => findings(command),
+        Command::Inventory { command } => match command {
+            InventoryCommand::Validate { path } => validate(&path),
+        },
+        Command::Rules { format } => {
+            let mut out = std::io::stdout().lock();
+            output::rules(
+                &mut out,
+                format == ListFormat::Json || format == ListFormat::Jsonl,
+            )?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn replay(
+    paths: &[PathBuf],
+    inventory: &Path,
+    store: &str,
+    format: ReplayFormat,
+    fail_on: Option<Severity>,
+    now: Option<DateTime<Utc>>,
+    no_progress: bool,
+) -> Result<ExitCode> {
+    let inv = load_inventory(inventory)?;
+    let mut store = open_store(store)?;
+    let now = now.unwrap_or_else(Utc::now);
+    let touched;
+    let summary = {
+        let mut pipeline = Pipeline::new(&inv, &inv.settings, &mut store, None, now);
+        pipeline.track_findings(true);
+        let sources = pipeline.discover(paths);
+        let bar = (!no_progress && std::io::stderr().is_terminal()).then(|| {
+            let b = indicatif::ProgressBar::new(sources.len() as u64);
+            b.set_style(
+                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} files {msg}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            b
+        });
+        for s in &sources {
+            pipeline.process_source(s)?;
+            if let Some(b) = &bar {
+                b.inc(1);
+                b.set_message(format!("{} records", pipeline.stats().records));
+            }
+        }
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
+        touched = pipeline.touched_findings();
+        pipeline.finish()?
+    };
+    let mut findings = Vec::with_capacity(touched.len());
+    for id in &touched {
+        if let Some(f) = store.get(id)? {
+            findings.push(f);
+        }
+    }
+    govtrail_core::finding::sort_findings(&mut findings);
+    let mut out = std::io::stdout().lock();
+    match format {
+        ReplayFormat::Table => output::replay_table(&mut out, &summary, &findings)?,
+        ReplayFormat::Json => {
+            serde_json::to_writer_pretty(
+                &mut out,
+                &serde_json::json!({ "summary": summary, "findings": findings }),
+            )?;
+            writeln!(out)?;
+        }
+        ReplayFormat::Jsonl => {
+            for f in &findings {
+                serde_json::to_writer(&mut out, f)?;
+                writeln!(out)?;
+            }
+            let mut err = std::io::stderr().lock();
+            output::summary_lines(&mut err, &summary)?;
+        }
+    }
+    out.flush()?;
+    if !summary.input_errors.is_empty() {
+        return Ok(ExitCode::from(2));
+    }
+    if let Some(min) = fail_on {
+        if findings
+            .iter()
+            .any(|f| f.status.is_live() && f.severity >= min)
+        {
+            return Ok(ExitCode::from(1));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn events(paths: &[PathBuf], format: EventsFormat, inventory: Option<&Path>) -> Result<ExitCode> {
+    let inv = inventory.map(load_inventory).transpose()?;
+    let mut stats = ReadStats::default();
+    let sources = input::discover(paths, &mut stats);
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut write_err: Option<std::io::Error> = None;
+    let mut evaluated = 0u64;
+    let mut skipped_extra: Vec<SkipReason> = Vec::new();
+    if format == EventsFormat::Table {
+        output::events_header(&mut out)?;
+    }
+    for s in &sources {
+        input::read_source(s, &mut stats, &mut |item| {
+            if write_err.is_some() {
+                return;
+            }
+            match normalise(&item.record, item.origin) {
+                Ok(mut act) => {
+                    if let Some(inv) = &inv {
+                        let (c, e) =
+                            classify_actor(&act, inv.find(&act.principal).map(|r| r.as_ref()));
+                        act.actor_class = c;
+                        act.actor_evidence = e;
+                    }
+                    evaluated += 1;
+                    let r = match format {
+                        EventsFormat::Jsonl => serde_json::to_writer(&mut out, &act)
+                            .map_err(std::io::Error::from)
+                            .and_then(|_| writeln!(out)),
+                        EventsFormat::Table => output::event_row(&mut out, &act),
+                    };
+                    if let Err(e) = r {
+                        write_err = Some(e);
+                    }
+                }
+                Err(reason) => skipped_extra.push(reason),
+            }
+        });
+    }
+    for r in skipped_extra {
+        stats.skip(r);
+    }
+    match out.flush() {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
+        other => other?,
+    }
+    if let Some(e) = write_err {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            return Ok(ExitCode::SUCCESS);
+        }
+        return Err(e.into());
+    }
+    let mut err = std::io::stderr().lock();
+    output::read_summary(&mut err, &stats, evaluated)?;
+    Ok(if stats.input_errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}
+
+fn findings(cmd: FindingsCommand) -> Result<ExitCode> {
+    let now = Utc::now();
+    match cmd {
+        FindingsCommand::List {
+            store,
+            owner,
+            rule,
+            severity,
+            principal,
+            status,
+            since,
+            until,
+            limit,
+            format,
+        } => {
+            let store = open_store(&store.store)?;
+            let filter = FindingFilter {
+                owner,
+                rule,
+                min_severity: severity,
+                principal,
+                status,
+                since,
+                until,
+                limit,
+            };
+            let list = store.list(&filter)?;
+            let mut out = std::io::stdout().lock();
+            match format {
+                ListFormat::Table => output::findings_table(&mut out, &list)?,
+                ListFormat::Json => {
+                    serde_json::to_writer_pretty(&mut out, &list)?;
+                    writeln!(out)?;
+                }
+                ListFormat::Jsonl => {
+                    for f in &list {
+                        serde_json::to_writer(&mut out, f)?;
+                        writeln!(out)?;
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        FindingsCommand::Show { id, store } => {
+            let store = open_store(&store.store)?;
+            match store.get(&id)? {
+                Some(f) => {
+                    let mut out = std::io::stdout().lock();
+                    serde_json::to_writer_pretty(&mut out, &f)?;
+                    writeln!(out)?;
+                    Ok(ExitCode::SUCCESS)
+                }
+                None => bail!("no finding with id {id}"),
+            }
+        }
+        FindingsCommand::Ack { id, store, reason } => {
+            set_status(&store.store, &id, Status::Acknowledged, reason, None, now)
+        }
+        FindingsCommand::Resolve { id, store, reason } => {
+            set_status(&store.store, &id, Status::Resolved, reason, None, now)
+        }
+        FindingsCommand::Suppress {
+            id,
+            store,
+            reason,
+            until,
+        } => set_status(
+            &store.store,
+            &id,
+            Status::Suppressed,
+            Some(reason),
+            until,
+            now,
+        ),
+    }
+}
+
+fn set_status(
+    store: &str,
+    id: &str,
+    status: Status,
+    reason: Option<String>,
+    until: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<ExitCode> {
+    let mut store = open_store(store)?;
+    let f = store.set_status(id, status, reason, until, now)?;
+    println!("{} {}", f.id, f.status.as_str());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn validate(path: &Path) -> Result<ExitCode> {
+    match Inventory::load(path) {
+        Ok(inv) => {
+            let total = inv.records().len();
+            let patterns = inv
+                .records()
+                .iter()
+                .filter(|r| r.principal.is_wildcard())
+                .count();
+            println!(
+                "{}: ok: {total} governance records ({patterns} wildcard patterns), {} accounts mapped to environments",
+                path.display(),
+                inv.settings.accounts.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(errs) => {
+            for e in &errs.0 {
+                eprintln!("{e}");
+            }
+            eprintln!("{} error(s)", errs.0.len());
+            Ok(ExitCode::from(1))
+        }
+    }
+}

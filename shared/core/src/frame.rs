@@ -1,0 +1,571 @@
+//! Streaming framer: cuts a JSON byte stream into record-sized documents with bounded memory.
+//!
+//! It understands just enough JSON to find value boundaries: a top-level object whose
+//! `Records` key holds an array is streamed element by element (CloudTrail log files, S3
+//! notifications), any other top-level object is handed over whole, top-level arrays are
+//! streamed element by element, and several top-level values in a row are JSON Lines.
+//! Each framed document is then parsed strictly by serde_json, so the framer never needs
+//! to validate more than structure.
+
+use std::io::{self, Read};
+
+/// Documents larger than this are refused rather than buffered (no CloudTrail record is
+/// anywhere near it; the EventBridge limit is 256 KB and log-file records stay in the MBs).
+pub const MAX_DOCUMENT_BYTES: usize = 256 * 1024 * 1024;
+const CHUNK: usize = 256 * 1024;
+
+/// One framed document: the bytes of one JSON value, its index among the documents of this
+/// input, and its byte offset in the (decompressed) stream.
+pub struct Frame<'a> {
+    pub index: u64,
+    pub offset: u64,
+    pub bytes: &'a [u8],
+}
+
+/// A structural problem in the stream at a byte offset.
+#[derive(Debug)]
+pub struct FrameError {
+    pub offset: u64,
+    pub reason: String,
+}
+
+enum Scan {
+    Fatal(FrameError),
+}
+
+pub struct Framer<R> {
+    src: R,
+    buf: Vec<u8>,
+    pos: usize,
+    base: u64,
+    eof: bool,
+    keep: Option<usize>,
+    next_index: u64,
+}
+
+type Step = Result<(), Scan>;
+
+fn fatal(offset: u64, reason: impl Into<String>) -> Scan {
+    Scan::Fatal(FrameError {
+        offset,
+        reason: reason.into(),
+    })
+}
+
+impl<R: Read> Framer<R> {
+    pub fn new(src: R) -> Self {
+        Framer {
+            src,
+            buf: Vec::with_capacity(CHUNK),
+            pos: 0,
+            base: 0,
+            eof: false,
+            keep: None,
+            next_index: 0,
+        }
+    }
+
+    /// Number of documents handed out so far.
+    pub fn frames(&self) -> u64 {
+        self.next_index
+    }
+
+    /// Runs over the whole stream, calling `emit` for each document. Structural errors of
+    /// one top-level value are passed to `on_error` and the framer resumes at the next
+    /// line; an I/O error (e.g. a truncated gzip stream) ends the stream.
+    pub fn run(
+        &mut self,
+        emit: &mut dyn FnMut(Frame<'_>),
+        on_error: &mut dyn FnMut(FrameError),
+    ) -> Result<(), FrameError> {
+        self.skip_bom().map_err(|e| self.io_error(e))?;
+        loop {
+            let c = match self.skip_ws() {
+                Ok(Some(c)) => c,
+                Ok(None) => return Ok(()),
+                Err(e) => return Err(self.io_error(e)),
+            };
+            let start = self.pos;
+            let start_abs = self.abs(start);
+            self.keep = Some(start);
+            let res = match c {
+                b'{' => self.object(true, emit),
+                b'[' => self.top_array(emit),
+                _ => Err(fatal(
+                    start_abs,
+                    format!(
+                        "expected a JSON object or array, found {}",
+                        describe_byte(c)
+                    ),
+                )),
+            };
+            self.keep = None;
+            match res {
+                Ok(()) => {}
+                Err(Scan::Fatal(err)) => {
+                    if err.reason.starts_with("read error") {
+                        return Err(err);
+                    }
+                    on_error(err);
+                    // Resume at the line after the one this value started on.
+                    if !self.resync_after(start_abs).map_err(|e| self.io_error(e))? {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+
+    fn abs(&self, idx: usize) -> u64 {
+        self.base + idx as u64
+    }
+
+    fn io_error(&self, e: io::Error) -> FrameError {
+        FrameError {
+            offset: self.abs(self.pos),
+            reason: format!("read error: {e}"),
+        }
+    }
+
+    /// Reads more bytes; returns false at end of input. Drops bytes nobody keeps.
+    fn fill(&mut self) -> io::Result<bool> {
+        if self.eof {
+            return Ok(false);
+        }
+        let drop = self.keep.unwrap_or(self.pos).min(self.pos);
+        if drop > 0 && drop >= self.buf.len() / 2 {
+            self.buf.drain(..drop);
+            self.base += drop as u64;
+            self.pos -= drop;
+            if let Some(k) = self.keep.as_mut() {
+                *k -= drop;
+            }
+        }
+        let old = self.buf.len();
+        self.buf.resize(old + CHUNK, 0);
+        let n = loop {
+            match self.src.read(&mut self.buf[old..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.buf.truncate(old);
+                    return Err(e);
+                }
+            }
+        };
+        self.buf.truncate(old + n);
+        if n == 0 {
+            self.eof = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn skip_bom(&mut self) -> io::Result<()> {
+        while self.buf.len() < 3 && self.fill()? {}
+        if self.buf.starts_with(&[0xEF, 0xBB, 0xBF]) {
+            self.pos = 3;
+        }
+        Ok(())
+    }
+
+    fn peek(&mut self) -> io::Result<Option<u8>> {
+        if self.pos >= self.buf.len() && !self.fill()? {
+            return Ok(None);
+        }
+        Ok(self.buf.get(self.pos).copied())
+    }
+
+    fn skip_ws(&mut self) -> io::Result<Option<u8>> {
+        loop {
+            match self.peek()? {
+                Some(b' ' | b'\n' | b'\r' | b'\t') => self.pos += 1,
+                other => return Ok(other),
+            }
+        }
+    }
+
+    fn step_ws(&mut self) -> Result<u8, Scan> {
+        match self.skip_ws() {
+            Ok(Some(c)) => Ok(c),
+            Ok(None) => Err(fatal(self.abs(self.pos), "unexpected end of input")),
+            Err(e) => Err(Scan::Fatal(self.io_error(e))),
+        }
+    }
+
+    fn expect(&mut self, want: u8) -> Step {
+        let c = self.step_ws()?;
+        if c != want {
+            return Err(fatal(
+                self.abs(self.pos),
+                format!("expected '{}', found {}", want as char, describe_byte(c)),
+            ));
+        }
+        self.pos += 1;
+        Ok(())
+    }
+
+    /// Moves past the end of the JSON value starting at `self.pos`.
+    fn scan_value(&mut self) -> Step {
+        let first = self.step_ws()?;
+        let start_abs = self.abs(self.pos);
+        match first {
+            b'{' | b'[' => {
+                let mut depth: usize = 0;
+                let mut in_str = false;
+                let mut esc = false;
+                loop {
+                    let mut i = self.pos;
+                    let end = self.buf.len();
+                    while i < end {
+                        let b = self.buf[i];
+                        i += 1;
+                        if in_str {
+                            if esc {
+                                esc = false;
+                            } else if b == b'\\' {
+                                esc = true;
+                            } else if b == b'"' {
+                                in_str = false;
+                            }
+                            continue;
+                        }
+                        match b {
+                            b'"' => in_str = true,
+                            b'{' | b'[' => depth += 1,
+                            b'}' | b']' => {
+                                depth = depth.saturating_sub(1);
+                                if depth == 0 {
+                                    self.pos = i;
+                                    return Ok(());
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                    self.pos = i;
+                    self.check_size(start_abs)?;
+                    if !self.fill().map_err(|e| Scan::Fatal(self.io_error(e)))? {
+                        return Err(fatal(
+                            start_abs,
+                            "unexpected end of input inside a JSON value (truncated?)",
+                        ));
+                    }
+                }
+            }
+            b'"' => {
+                self.pos += 1;
+                self.scan_string_body(start_abs)
+            }
+            _ => loop {
+                match self.peek().map_err(|e| Scan::Fatal(self.io_error(e)))? {
+                    None => return Ok(()),
+                    Some(b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t') => return Ok(()),
+                    Some(_) => self.pos += 1,
+                }
+                self.check_size(start_abs)?;
+            },
+        }
+    }
+
+    fn check_size(&self, start_abs: u64) -> Step {
+        if self.abs(self.pos) - start_abs > MAX_DOCUMENT_BYTES as u64 {
+            return Err(fatal(
+                start_abs,
+                format!("JSON value larger than {MAX_DOCUMENT_BYTES} bytes"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// After the opening quote: moves past the closing quote.
+    fn scan_string_body(&mut self, start_abs: u64) -> Step {
+        let mut esc = false;
+        loop {
+            let mut i = self.pos;
+            while i < self.buf.len() {
+                let b = self.buf[i];
+                i += 1;
+                if esc {
+                    esc = false;
+                } else if b == b'\\' {
+                    esc = true;
+                } else if b == b'"' {
+                    self.pos = i;
+                    return Ok(());
+                }
+            }
+            self.pos = i;
+            self.check_size(start_abs)?;
+            if !self.fill().map_err(|e| Scan::Fatal(self.io_error(e)))? {
+                return Err(fatal(start_abs, "unexpected end of input inside a string"));
+            }
+        }
+    }
+
+    fn emit_range(&mut self, start: usize, emit: &mut dyn FnMut(Frame<'_>)) {
+        let index = self.next_index;
+        self.next_index += 1;
+        let offset = self.abs(start);
+        emit(Frame {
+            index,
+            offset,
+            bytes: &self.buf[start..self.pos],
+        });
+    }
+
+    /// An object at `self.pos`. With `whole`, an object without a `Records` array is emitted
+    /// as one document (the caller set `keep` at its start).
+    fn object(&mut self, whole: bool, emit: &mut dyn FnMut(Frame<'_>)) -> Step {
+        let start = self.pos;
+        self.pos += 1; // '{'
+        let mut streamed = false;
+        loop {
+            let c = self.step_ws()?;
+            if c == b'}' {
+                self.pos += 1;
+                break;
+            }
+            if c != b'"' {
+                return Err(fatal(
+                    self.abs(self.pos),
+                    format!("expected an object key, found {}", describe_byte(c)),
+                ));
+            }
+            let key_start = self.pos;
+            let outer_keep = self.keep;
+            if outer_keep.is_none() {
+                self.keep = Some(key_start);
+            }
+            self.pos += 1;
+            let key_abs = self.abs(key_start);
+            self.scan_string_body(key_abs)?;
+            // `keep` covers the key, so its bytes are still in the buffer.
+            let key_start = (key_abs - self.base) as usize;
+            let is_records = &self.buf[key_start..self.pos] == b"\"Records\"";
+            if outer_keep.is_none() {
+                self.keep = None;
+            }
+            self.expect(b':')?;
+            let c = self.step_ws()?;
+            if is_records && c == b'[' {
+                streamed = true;
+                self.keep = None;
+                self.records_array(emit)?;
+            } else {
+                self.scan_value()?;
+            }
+            let c = self.step_ws()?;
+            match c {
+                b',' => self.pos += 1,
+                b'}' => {
+                    self.pos += 1;
+                    break;
+                }
+                _ => {
+                    return Err(fatal(
+                        self.abs(self.pos),
+                        format!("expected ',' or '}}' in object, found {}", describe_byte(c)),
+                    ))
+                }
+            }
+        }
+        if whole && !streamed {
+            let start = self.keep.unwrap_or(start);
+            self.emit_range(start, emit);
+        }
+        Ok(())
+    }
+
+    /// The `Records` array: every element is one document.
+    fn records_array(&mut self, emit: &mut dyn FnMut(Frame<'_>)) -> Step {
+        self.pos += 1; // '['
+        loop {
+            let c = self.step_ws()?;
+            if c == b']' {
+                self.pos += 1;
+                return Ok(());
+            }
+            let start = self.pos;
+            self.keep = Some(start);
+            self.scan_value()?;
+            let start = self.keep.unwrap_or(start);
+            self.emit_range(start, emit);
+            self.keep = None;
+            match self.step_ws()? {
+                b',' => self.pos += 1,
+                b']' => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                c => {
+                    return Err(fatal(
+                        self.abs(self.pos),
+                        format!("expected ',' or ']' in array, found {}", describe_byte(c)),
+                    ))
+                }
+            }
+        }
+    }
+
+    /// A top-level array: each element is a document; objects in it may be log files.
+    fn top_array(&mut self, emit: &mut dyn FnMut(Frame<'_>)) -> Step {
+        self.pos += 1; // '['
+        self.keep = None;
+        loop {
+            let c = self.step_ws()?;
+            if c == b']' {
+                self.pos += 1;
+                return Ok(());
+            }
+            let start = self.pos;
+            self.keep = Some(start);
+            if c == b'{' {
+                self.object(true, emit)?;
+            } else {
+                self.scan_value()?;
+                let start = self.keep.unwrap_or(start);
+                self.emit_range(start, emit);
+            }
+            self.keep = None;
+            match self.step_ws()? {
+                b',' => self.pos += 1,
+                b']' => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                c => {
+                    return Err(fatal(
+                        self.abs(self.pos),
+                        format!("expected ',' or ']' in array, found {}", describe_byte(c)),
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Positions the framer at the next line, after `start_abs`, that starts with `{` or `[`
+    /// (how JSON Lines and concatenated documents begin); false at end of input.
+    fn resync_after(&mut self, start_abs: u64) -> io::Result<bool> {
+        if start_abs >= self.base {
+            self.pos = ((start_abs - self.base) as usize).min(self.buf.len());
+        }
+        loop {
+            // Skip to just after the next newline.
+            loop {
+                let Some(b) = self.peek()? else {
+                    return Ok(false);
+                };
+                self.pos += 1;
+                if b == b'\n' {
+                    break;
+                }
+            }
+            match self.peek()? {
+                None => return Ok(false),
+                Some(b'{' | b'[') => return Ok(true),
+                Some(_) => {}
+            }
+        }
+    }
+}
+
+fn describe_byte(c: u8) -> String {
+    if c.is_ascii_graphic() {
+        format!("'{}'", c as char)
+    } else {
+        format!("byte 0x{c:02x}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frames(input: &[u8]) -> (Vec<(u64, String)>, Vec<String>, Option<String>) {
+        let mut out = Vec::new();
+        let mut errs = Vec::new();
+        let mut f = Framer::new(input);
+        let res = f.run(
+            &mut |fr| out.push((fr.index, String::from_utf8_lossy(fr.bytes).into_owned())),
+            &mut |e| errs.push(format!("{}@{}", e.reason, e.offset)),
+        );
+        (out, errs, res.err().map(|e| e.reason))
+    }
+
+    #[test]
+    fn log_file_streams_each_record() {
+        let (out, errs, fatal) =
+            frames(br#"{"Records":[{"a":"x]}"},{"b":[1,{"c":2}]}], "extra": 1}"#);
+        assert_eq!(
+            out,
+            vec![
+                (0, r#"{"a":"x]}"}"#.to_string()),
+                (1, r#"{"b":[1,{"c":2}]}"#.to_string())
+            ]
+        );
+        assert!(errs.is_empty());
+        assert!(fatal.is_none());
+    }
+
+    #[test]
+    fn single_object_is_emitted_whole() {
+        let (out, _, _) = frames(b"  {\"eventName\": \"X\", \"Records\": 3}\n");
+        assert_eq!(
+            out,
+            vec![(0, "{\"eventName\": \"X\", \"Records\": 3}".to_string())]
+        );
+    }
+
+    #[test]
+    fn json_lines_and_arrays() {
+        let (out, errs, _) =
+            frames(b"{\"a\":1}\n{\"b\":\"}\\\"\"}\n[{\"c\":1},{\"Records\":[{\"d\":1}]}]");
+        let docs: Vec<_> = out.into_iter().map(|(_, s)| s).collect();
+        assert_eq!(
+            docs,
+            vec!["{\"a\":1}", "{\"b\":\"}\\\"\"}", "{\"c\":1}", "{\"d\":1}"]
+        );
+        assert!(errs.is_empty());
+    }
+
+    #[test]
+    fn bad_line_is_reported_and_the_next_line_read() {
+        let (out, errs, _) = frames(b"{\"a\":1}\nnot json\n{\"b\":2}\n");
+        let docs: Vec<_> = out.into_iter().map(|(_, s)| s).collect();
+        assert_eq!(docs, vec!["{\"a\":1}", "{\"b\":2}"]);
+        assert_eq!(errs, vec!["expected a JSON object or array, found 'n'@8"]);
+    }
+
+    #[test]
+    fn truncated_log_file_keeps_complete_records() {
+        let (out, errs, _) = frames(br#"{"Records":[{"a":1},{"b":"#);
+        assert_eq!(out.len(), 1);
+        assert_eq!(errs.len(), 1);
+        assert!(errs[0].contains("unexpected end of input"), "{errs:?}");
+    }
+
+    #[test]
+    fn large_input_crosses_chunk_boundaries() {
+        let rec = format!("{{\"k\":\"{}\"}}", "v".repeat(1000));
+        let mut s = String::from("{\"Records\":[");
+        for i in 0..2000 {
+            if i > 0 {
+                s.push(',');
+            }
+            s.push_str(&rec);
+        }
+        s.push_str("]}");
+        let (out, errs, _) = frames(s.as_bytes());
+        assert_eq!(out.len(), 2000);
+        assert!(out.iter().all(|(_, d)| d == &rec));
+        assert!(errs.is_empty());
+    }
+
+    #[test]
+    fn bom_is_skipped() {
+        let (out, errs, _) = frames(b"\xEF\xBB\xBF{\"a\":1}");
+        assert_eq!(out.len(), 1);
+        assert!(errs.is_empty());
+    }
+}

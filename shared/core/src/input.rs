@@ -1,0 +1,267 @@
+//! Reading CloudTrail input: files, folders and stdin, plain or gzip, in every shape CloudTrail
+//! data arrives in; each record is handed on with where it came from, nothing is lost silently.
+
+use crate::frame::{Frame, FrameError, Framer};
+use crate::record::{Document, RawRecord, SkipReason};
+use flate2::read::MultiGzDecoder;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Where a record came from: the input's path (or `-`) and the record's index in it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Origin {
+    pub file: Arc<str>,
+    pub index: u64,
+}
+
+/// A problem with the input: which file, which record (or byte offset), and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct InputError {
+    pub path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record_index: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub byte_offset: Option<u64>,
+    pub reason: String,
+}
+
+impl fmt::Display for InputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.path)?;
+        if let Some(i) = self.record_index {
+            write!(f, ": record {i}")?;
+        }
+        if let Some(o) = self.byte_offset {
+            write!(f, " (byte offset {o})")?;
+        }
+        write!(f, ": {}", self.reason)
+    }
+}
+
+/// Counts of what was read.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct ReadStats {
+    /// Inputs opened and read (files and stdin).
+    pub files: u64,
+    /// CloudTrail records found.
+    pub records: u64,
+    /// Documents and files that were not records, by reason.
+    pub skipped: BTreeMap<&'static str, u64>,
+    pub input_errors: Vec<InputError>,
+    /// Bytes of the documents framed (after decompression).
+    pub bytes: u64,
+}
+
+impl ReadStats {
+    pub fn skip(&mut self, reason: SkipReason) {
+        *self.skipped.entry(reason.as_str()).or_insert(0) += 1;
+    }
+}
+
+/// One input to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Stdin,
+    File(PathBuf),
+}
+
+impl Source {
+    pub fn display(&self) -> String {
+        match self {
+            Source::Stdin => "-".to_string(),
+            Source::File(p) => p.display().to_string(),
+        }
+    }
+}
+
+const READ_EXTENSIONS: [&str; 5] = [".json", ".json.gz", ".jsonl", ".ndjson", ".gz"];
+
+/// True when a file found in a folder walk should be read.
+pub fn readable_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    READ_EXTENSIONS.iter().any(|ext| lower.ends_with(ext))
+}
+
+/// Expands command-line paths into inputs: `-` is stdin, a file is always read, a folder is
+/// walked recursively in sorted order keeping only readable names (others are counted).
+pub fn discover(paths: &[PathBuf], stats: &mut ReadStats) -> Vec<Source> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.as_os_str() == "-" {
+            out.push(Source::Stdin);
+            continue;
+        }
+        match std::fs::metadata(p) {
+            Ok(m) if m.is_dir() => walk(p, &mut out, stats),
+            Ok(_) => out.push(Source::File(p.clone())),
+            Err(e) => stats.input_errors.push(InputError {
+                path: p.display().to_string(),
+                record_index: None,
+                byte_offset: None,
+                reason: format!("cannot open: {e}"),
+            }),
+        }
+    }
+    out
+}
+
+fn walk(dir: &Path, out: &mut Vec<Source>, stats: &mut ReadStats) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) => {
+            stats.input_errors.push(InputError {
+                path: dir.display().to_string(),
+                record_index: None,
+                byte_offset: None,
+                reason: format!("cannot list folder: {e}"),
+            });
+            return;
+        }
+    };
+    let mut paths: Vec<PathBuf> = Vec::new();
+    for entry in entries {
+        match entry {
+            Ok(e) => paths.push(e.path()),
+            Err(e) => stats.input_errors.push(InputError {
+                path: dir.display().to_string(),
+                record_index: None,
+                byte_offset: None,
+                reason: format!("cannot list folder entry: {e}"),
+            }),
+        }
+    }
+    paths.sort();
+    for p in paths {
+        match std::fs::metadata(&p) {
+            Ok(m) if m.is_dir() => walk(&p, out, stats),
+            Ok(_) => {
+                let name = p
+                    .file_name()
+                    .map(|n| n.to_string_lossy())
+                    .unwrap_or_default();
+                if readable_name(&name) {
+                    out.push(Source::File(p));
+                } else {
+                    stats.skip(SkipReason::UnsupportedFileName);
+                }
+            }
+            Err(e) => stats.input_errors.push(InputError {
+                path: p.display().to_string(),
+                record_index: None,
+                byte_offset: None,
+                reason: format!("cannot open: {e}"),
+            }),
+        }
+    }
+}
+
+/// Wraps a byte stream, gunzipping it when it starts with the gzip magic bytes (the
+/// extension and any Content-Encoding are not trusted).
+pub fn decoded<'a, R: Read + 'a>(inner: R) -> io::Result<Box<dyn Read + 'a>> {
+    let mut br = BufReader::with_capacity(256 * 1024, inner);
+    let head = br.fill_buf()?;
+    if head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b {
+        Ok(Box::new(MultiGzDecoder::new(br)))
+    } else {
+        Ok(Box::new(br))
+    }
+}
+
+/// What a reader hands on for each CloudTrail record.
+pub struct RecordItem {
+    pub record: RawRecord,
+    pub origin: Origin,
+}
+
+/// Reads one source, calling `on_record` for every CloudTrail record and counting the rest.
+pub fn read_source(source: &Source, stats: &mut ReadStats, on_record: &mut dyn FnMut(RecordItem)) {
+    let name: Arc<str> = Arc::from(source.display());
+    let opened: io::Result<Box<dyn Read>> = match source {
+        Source::Stdin => decoded(io::stdin().lock()),
+        Source::File(p) => File::open(p).and_then(decoded),
+    };
+    let reader = match opened {
+        Ok(r) => r,
+        Err(e) => {
+            stats.input_errors.push(InputError {
+                path: name.to_string(),
+                record_index: None,
+                byte_offset: None,
+                reason: format!("cannot read: {e}"),
+            });
+            return;
+        }
+    };
+    stats.files += 1;
+    read_stream(reader, &name, stats, on_record);
+}
+
+/// Reads any stream (already decoded) as one input named `name`.
+pub fn read_stream(
+    reader: impl Read,
+    name: &Arc<str>,
+    stats: &mut ReadStats,
+    on_record: &mut dyn FnMut(RecordItem),
+) {
+    let mut framer = Framer::new(reader);
+    let mut frame_errors: Vec<FrameError> = Vec::new();
+    let errors_before = stats.input_errors.len();
+    let result = framer.run(
+        &mut |frame: Frame<'_>| handle_frame(frame, name, stats, on_record),
+        &mut |e| frame_errors.push(e),
+    );
+    let total_frames = framer.frames();
+    for e in frame_errors {
+        stats.input_errors.push(InputError {
+            path: name.to_string(),
+            record_index: None,
+            byte_offset: Some(e.offset),
+            reason: e.reason,
+        });
+    }
+    if let Err(e) = result {
+        stats.input_errors.push(InputError {
+            path: name.to_string(),
+            record_index: None,
+            byte_offset: Some(e.offset),
+            reason: e.reason,
+        });
+    }
+    if total_frames == 0 && stats.input_errors.len() == errors_before {
+        stats.skip(SkipReason::EmptyFile);
+    }
+}
+
+fn handle_frame(
+    frame: Frame<'_>,
+    name: &Arc<str>,
+    stats: &mut ReadStats,
+    on_record: &mut dyn FnMut(RecordItem),
+) {
+    stats.bytes += frame.bytes.len() as u64;
+    let parsed: Result<RawRecord, serde_json::Error> = serde_json::from_slice(frame.bytes);
+    let doc = parsed.and_then(|r| r.classify(0));
+    match doc {
+        Ok(Document::Record(record)) => {
+            stats.records += 1;
+            on_record(RecordItem {
+                record: *record,
+                origin: Origin {
+                    file: name.clone(),
+                    index: frame.index,
+                },
+            });
+        }
+        Ok(Document::NotARecord(reason)) => stats.skip(reason),
+        Err(e) => stats.input_errors.push(InputError {
+            path: name.to_string(),
+            record_index: Some(frame.index),
+            byte_offset: Some(frame.offset),
+            reason: format!("malformed record: {e}"),
+        }),
+    }
+}

@@ -1,0 +1,106 @@
+//! In-memory `FindingStore`: the reference semantics, for unit tests of the core.
+
+use crate::finding::{sort_findings, Finding, FindingFilter, Hit, HitOutcome, Status};
+use crate::ports::{FindingStore, StoreError};
+use chrono::{DateTime, Utc};
+use std::collections::{HashMap, HashSet};
+
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    findings: HashMap<String, Finding>,
+    seen: HashSet<(String, String)>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+/// Applies one hit to a finding slot (shared by the stores so they agree).
+pub fn apply_hit(slot: &mut Option<Finding>, hit: &Hit) -> HitOutcome {
+    match slot {
+        None => {
+            *slot = Some(Finding::from_hit(hit));
+            HitOutcome::New
+        }
+        Some(f) => f.apply(hit),
+    }
+}
+
+/// Applies a status change (shared by the stores).
+pub fn change_status(
+    f: &mut Finding,
+    status: Status,
+    reason: Option<String>,
+    until: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) {
+    f.status = status;
+    f.status_reason = reason;
+    f.status_until = if status == Status::Suppressed {
+        until
+    } else {
+        None
+    };
+    f.status_at = Some(now);
+    if status != Status::Suppressed {
+        f.suppression = None;
+    }
+}
+
+impl FindingStore for MemoryStore {
+    fn record(&mut self, hits: &[Hit]) -> Result<Vec<HitOutcome>, StoreError> {
+        let mut out = Vec::with_capacity(hits.len());
+        for h in hits {
+            if !self
+                .seen
+                .insert((h.finding_id.clone(), h.event_key.clone()))
+            {
+                out.push(HitOutcome::Duplicate);
+                continue;
+            }
+            let mut slot = self.findings.remove(&h.finding_id);
+            let o = apply_hit(&mut slot, h);
+            if let Some(f) = slot {
+                self.findings.insert(h.finding_id.clone(), f);
+            }
+            out.push(o);
+        }
+        Ok(out)
+    }
+
+    fn get(&self, id: &str) -> Result<Option<Finding>, StoreError> {
+        Ok(self.findings.get(id).cloned())
+    }
+
+    fn list(&self, filter: &FindingFilter) -> Result<Vec<Finding>, StoreError> {
+        let mut v: Vec<Finding> = self
+            .findings
+            .values()
+            .filter(|f| filter.matches(f))
+            .cloned()
+            .collect();
+        sort_findings(&mut v);
+        if let Some(l) = filter.limit {
+            v.truncate(l);
+        }
+        Ok(v)
+    }
+
+    fn set_status(
+        &mut self,
+        id: &str,
+        status: Status,
+        reason: Option<String>,
+        until: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<Finding, StoreError> {
+        let f = self
+            .findings
+            .get_mut(id)
+            .ok_or_else(|| StoreError::NotFound(id.to_string()))?;
+        change_status(f, status, reason, until, now);
+        Ok(f.clone())
+    }
+}

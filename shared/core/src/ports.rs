@@ -1,0 +1,93 @@
+//! The ports the pipeline talks to; adapters (SQLite, memory, and AWS in `shared/aws`) implement them.
+
+use crate::finding::{Finding, FindingFilter, Hit, HitOutcome, Status};
+use crate::inventory::{GovernanceRecord, Inventory, Settings};
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("SQLite store {path}: {source}")]
+    Sqlite {
+        path: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("stored finding {id} is unreadable: {reason}")]
+    Corrupt { id: String, reason: String },
+    #[error("no finding with id {0}")]
+    NotFound(String),
+}
+
+/// Where findings are kept, deduplicated by finding id and idempotent by event.
+pub trait FindingStore {
+    /// Records a batch of hits. Each hit is counted at most once per (finding, event key),
+    /// however often it is delivered. Returns one outcome per hit, in order.
+    fn record(&mut self, hits: &[Hit]) -> Result<Vec<HitOutcome>, StoreError>;
+    fn get(&self, id: &str) -> Result<Option<Finding>, StoreError>;
+    fn list(&self, filter: &FindingFilter) -> Result<Vec<Finding>, StoreError>;
+    /// Changes a finding's status (acknowledge, resolve, suppress with reason and end).
+    fn set_status(
+        &mut self,
+        id: &str,
+        status: Status,
+        reason: Option<String>,
+        until: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<Finding, StoreError>;
+}
+
+/// Where governance records come from.
+pub trait GovernanceSource {
+    fn settings(&self) -> &Settings;
+    fn record_for(&self, principal: &str) -> Option<Arc<GovernanceRecord>>;
+}
+
+impl GovernanceSource for Inventory {
+    fn settings(&self) -> &Settings {
+        &self.settings
+    }
+    fn record_for(&self, principal: &str) -> Option<Arc<GovernanceRecord>> {
+        self.find(principal).cloned()
+    }
+}
+
+/// Why an alert is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertKind {
+    New,
+    Escalated,
+    Reopened,
+}
+
+impl AlertKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertKind::New => "new",
+            AlertKind::Escalated => "escalated",
+            AlertKind::Reopened => "reopened",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("alert delivery failed: {0}")]
+pub struct AlertError(pub String);
+
+/// Where alerts for new, escalated and reopened findings go (never one per repeat).
+pub trait AlertSink {
+    fn send(&mut self, kind: AlertKind, finding: &Finding) -> Result<(), AlertError>;
+}
+
+/// Keeps alerts in memory (tests, and the CLI's count of what would have been sent).
+#[derive(Debug, Default)]
+pub struct RecordingAlertSink {
+    pub sent: Vec<(AlertKind, Finding)>,
+}
+
+impl AlertSink for RecordingAlertSink {
+    fn send(&mut self, kind: AlertKind, finding: &Finding) -> Result<(), AlertError> {
+        self.sent.push((kind, finding.clone()));
+        Ok(())
+    }
+}
