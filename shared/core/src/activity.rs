@@ -338,6 +338,16 @@ fn identify(ui: &UserIdentity, rec: &RawRecord, account: Option<&str>) -> Identi
                     .map(|(_, s)| s.to_owned())
             });
             out.principal = match (issuer.and_then(|i| i.arn.as_deref()), sts) {
+                // Some records carry the session ARN where the role ARN belongs: convert it.
+                (Some(issuer_arn), _) if parse_sts_arn(issuer_arn).is_some() => {
+                    match parse_sts_arn(issuer_arn) {
+                        Some((a, name, _)) => format!(
+                            "arn:{}:iam::{a}:role/{name}",
+                            partition_of(Some(issuer_arn), rec.aws_region.as_deref())
+                        ),
+                        None => issuer_arn.to_string(),
+                    }
+                }
                 (Some(issuer_arn), _) => issuer_arn.to_string(),
                 (None, Some((a, name, _))) => format!(
                     "arn:{}:iam::{a}:role/{name}",

@@ -241,8 +241,12 @@ impl GovernanceRecord {
     }
 }
 
+/// AWS service principals and service-linked roles: AWS operates them, no customer owns them.
 fn default_ignore() -> Vec<Pattern> {
-    vec![Pattern::new("service:*")]
+    vec![
+        Pattern::new("service:*"),
+        Pattern::new("arn:*:iam::*:role/aws-service-role/*"),
+    ]
 }
 
 /// Inventory-wide settings.
@@ -252,7 +256,8 @@ pub struct Settings {
     /// Account id -> environment name (e.g. "111122223333": prod).
     #[serde(default)]
     pub accounts: BTreeMap<String, String>,
-    /// Principals never evaluated. Default: AWS service principals (`service:*`).
+    /// Principals never evaluated. Default: AWS service principals (`service:*`) and
+    /// service-linked roles (`arn:*:iam::*:role/aws-service-role/*`).
     #[serde(default = "default_ignore")]
     pub ignore_principals: Vec<Pattern>,
     #[serde(default)]

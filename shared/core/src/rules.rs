@@ -249,7 +249,8 @@ pub fn evaluate(
         at: act.event_time.unwrap_or(now),
         hits: Vec::new(),
     };
-    let is_root = act.identity_type == "Root";
+    let is_root = act.identity_type == "Root"
+        || (act.principal.starts_with("arn:") && act.principal.ends_with(":root"));
     if is_root {
         let mut extra = Vec::new();
         if let Some(m) = act.mfa_authenticated {
