@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, and every test of the workspace.
+# Needs only a Rust toolchain (rustup's cargo with rustfmt and clippy).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Keep 2-core builds lean: no debug info in test builds (see ../shared/TOOLCHAIN.md).
+export CARGO_PROFILE_DEV_DEBUG=0
+export CARGO_TERM_COLOR=never
+
+if ! cargo fmt --version >/dev/null 2>&1 || ! cargo clippy --version >/dev/null 2>&1; then
+  rustup component add rustfmt clippy
+fi
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+echo "== cargo test --workspace"
+cargo test --workspace
