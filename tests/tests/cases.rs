@@ -1,4 +1,5 @@
 //! Every bug-report case in ../shared/cases/bugreports that concerns records or log files,
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 //! with its `expected` turned into assertions.
 
 use chrono::{DateTime, Utc};

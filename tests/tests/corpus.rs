@@ -1,4 +1,5 @@
 //! The real corpus in ../shared/data/cloudtrail: every record accounted for, exact values.
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
 use govtrail_core::input::{discover, read_source, ReadStats, Source};
 use govtrail_core::{normalise, Activity, Inventory, MemoryStore, Pipeline};

@@ -151,7 +151,8 @@ pub fn normalise(rec: &RawRecord, origin: Origin) -> Result<Activity, SkipReason
         .or_else(|| request_param_str(rec, "sourceIdentity"));
     let mfa = session_ctx
         .and_then(|c| c.attributes.as_ref())
-        .and_then(|a| a.mfa_authenticated);
+        .and_then(|a| a.mfa_authenticated)
+        .or_else(|| console_mfa(rec));
     let web_identity_provider = session_ctx
         .and_then(|c| c.web_id_federation_data.as_ref())
         .and_then(|w| w.federated_provider.clone())
@@ -199,6 +200,20 @@ pub fn normalise(rec: &RawRecord, origin: Origin) -> Result<Activity, SkipReason
     act.actor_class = class;
     act.actor_evidence = evidence;
     Ok(act)
+}
+
+/// `additionalEventData.MFAUsed` of a console sign-in ("Yes"/"No").
+fn console_mfa(rec: &RawRecord) -> Option<bool> {
+    let raw = rec.additional_event_data.as_ref()?;
+    if !raw.get().contains("MFAUsed") {
+        return None;
+    }
+    let v: Value = serde_json::from_str(raw.get()).ok()?;
+    match v.get("MFAUsed")?.as_str()? {
+        "Yes" => Some(true),
+        "No" => Some(false),
+        _ => None,
+    }
 }
 
 fn request_param_str(rec: &RawRecord, key: &str) -> Option<String> {

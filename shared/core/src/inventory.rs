@@ -335,6 +335,10 @@ pub struct Inventory {
     pub settings: Settings,
     records: Vec<Arc<GovernanceRecord>>,
     exact: HashMap<String, usize>,
+    /// Exact IAM user and role records by (account, "user"/"role", lower-case name): IAM names
+    /// are unique per account whatever the path, and CloudTrail often names a user or role
+    /// without its path (CreateAccessKey's userName, a session ARN without its issuer).
+    by_name: HashMap<(String, &'static str, String), usize>,
     /// Indexes into `records`, most specific first.
     patterns: Vec<usize>,
 }
@@ -343,12 +347,16 @@ impl Inventory {
     pub fn new(settings: Settings, records: Vec<GovernanceRecord>) -> Self {
         let records: Vec<Arc<GovernanceRecord>> = records.into_iter().map(Arc::new).collect();
         let mut exact = HashMap::new();
+        let mut by_name = HashMap::new();
         let mut patterns = Vec::new();
         for (i, r) in records.iter().enumerate() {
             if r.principal.is_wildcard() {
                 patterns.push(i);
             } else {
                 exact.entry(r.principal.as_str().to_string()).or_insert(i);
+                if let Some(key) = iam_name_key(r.principal.as_str()) {
+                    by_name.entry(key).or_insert(i);
+                }
             }
         }
         // Most literal characters first; file order breaks ties (sort is stable).
@@ -357,6 +365,7 @@ impl Inventory {
             settings,
             records,
             exact,
+            by_name,
             patterns,
         }
     }
@@ -369,6 +378,9 @@ impl Inventory {
     pub fn find(&self, principal: &str) -> Option<&Arc<GovernanceRecord>> {
         if let Some(&i) = self.exact.get(principal) {
             return self.records.get(i);
+        }
+        if let Some(i) = iam_name_key(principal).and_then(|k| self.by_name.get(&k)) {
+            return self.records.get(*i);
         }
         self.patterns
             .iter()
@@ -458,6 +470,34 @@ impl Inventory {
             records.into_iter().map(|(_, r)| r).collect(),
         ))
     }
+}
+
+/// (account, "user"/"role", lower-case name) of an IAM user or role ARN.
+fn iam_name_key(arn: &str) -> Option<(String, &'static str, String)> {
+    let mut parts = arn.splitn(6, ':');
+    let (_, _, svc, _, acct, res) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
+    if svc != "iam" {
+        return None;
+    }
+    let (kind, rest) = if let Some(r) = res.strip_prefix("user/") {
+        ("user", r)
+    } else if let Some(r) = res.strip_prefix("role/") {
+        ("role", r)
+    } else {
+        return None;
+    };
+    let name = rest.rsplit('/').next()?;
+    if name.is_empty() {
+        return None;
+    }
+    Some((acct.to_string(), kind, name.to_ascii_lowercase()))
 }
 
 fn inventory_files(path: &Path) -> Result<Vec<PathBuf>, String> {
@@ -631,6 +671,15 @@ mod tests {
             Some("a")
         );
         assert_eq!(owner("arn:aws:iam::111122223333:user/x"), None);
+        // A role named without its path (e.g. from a session ARN) finds its exact record.
+        assert_eq!(
+            owner("arn:aws:iam::111122223333:role/deploy").as_deref(),
+            Some("c")
+        );
+        assert_eq!(
+            owner("arn:aws:iam::444455556666:role/deploy").as_deref(),
+            Some("a")
+        );
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use crate::finding::{sort_findings, Finding, FindingFilter, Hit, HitOutcome, Status};
 use crate::ports::{FindingStore, StoreError};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use std::collections::{HashMap, HashSet};
 
 #[derive(Debug, Default)]
@@ -43,10 +43,11 @@ pub fn change_status(
     } else {
         None
     };
-    f.status_at = Some(now);
-    if status != Status::Suppressed {
-        f.suppression = None;
-    }
+    // Stored times have whole seconds (CloudTrail's precision); both stores agree.
+    f.status_at = Some(now.trunc_subsecs(0));
+    f.status_until = f.status_until.map(|t| t.trunc_subsecs(0));
+    // A person's decision replaces an exception's suppression.
+    f.suppression = None;
 }
 
 impl FindingStore for MemoryStore {

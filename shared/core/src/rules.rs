@@ -5,7 +5,7 @@ use crate::activity::{format_time, Activity, ActorClass};
 use crate::finding::{finding_id, Hit, Suppression};
 use crate::inventory::{GovernanceRecord, Inventory, Kind, RecordStatus, Settings, Statement};
 use crate::rule_id::RuleId;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -246,7 +246,7 @@ pub fn evaluate(
         settings,
         class,
         class_evidence,
-        at: act.event_time.unwrap_or(now),
+        at: act.event_time.unwrap_or_else(|| now.trunc_subsecs(0)),
         hits: Vec::new(),
     };
     let is_root = act.identity_type == "Root"
@@ -411,9 +411,16 @@ fn statement_misses(s: &Statement, act: &Activity) -> Misses {
     let resource = if s.resources.is_empty() {
         None
     } else {
+        let covered: Vec<&String> = act
+            .resources
+            .iter()
+            .filter(|r| s.resources.iter().any(|p| p.matches(r)))
+            .collect();
+        // Every resource the call names must be covered, except a container of a covered
+        // resource (the bucket CloudTrail lists beside the object a GetObject read).
         act.resources
             .iter()
-            .find(|r| !s.resources.iter().any(|p| p.matches(r)))
+            .find(|r| !covered.contains(r) && !covered.iter().any(|c| is_container_of(r, c)))
             .cloned()
     };
     let region = !s.regions.is_empty()
@@ -428,6 +435,13 @@ fn statement_misses(s: &Statement, act: &Activity) -> Misses {
         region,
         source,
     }
+}
+
+/// `parent` names a container of `child` (`arn:aws:s3:::b` of `arn:aws:s3:::b/key`).
+fn is_container_of(parent: &str, child: &str) -> bool {
+    child.len() > parent.len()
+        && child.starts_with(parent)
+        && child.as_bytes()[parent.len()] == b'/'
 }
 
 fn source_ok(s: &Statement, act: &Activity) -> bool {
@@ -467,7 +481,14 @@ fn scope_rules(cx: &mut Ctx<'_>, r: &GovernanceRecord) {
                 .resources
                 .iter()
                 .any(|res| d.resources.iter().any(|p| p.matches(res)));
-        if action_hit && resource_hit {
+        // A deny's region and network lists say where it applies.
+        let region_hit = d.regions.is_empty()
+            || act
+                .region
+                .as_deref()
+                .is_some_and(|r| d.regions.iter().any(|p| p.matches(r)));
+        let source_hit = !d.has_network_condition() || source_ok(d, act);
+        if action_hit && resource_hit && region_hit && source_hit {
             cx.fire(
                 RuleId::ActionOutsidePurpose,
                 &act.action,

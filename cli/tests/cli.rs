@@ -1,0 +1,731 @@
+//! End-to-end tests of the `govtrail` binary on the examples in `infra/examples`, run the way
+//! a user runs it: real files, a real SQLite store, exit codes and printed output.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const NOW: &str = "2026-12-01T00:00:00Z";
+const INVENTORY: &str = "infra/examples/inventory.yaml";
+const CLOUDTRAIL: &str = "infra/examples/cloudtrail";
+
+const DEPLOYER: &str = "arn:aws:iam::111122223333:role/ci/github-deployer";
+const PIPELINE: &str = "arn:aws:iam::111122223333:role/data/etl-pipeline";
+const AGENT: &str = "arn:aws:iam::111122223333:role/agents/support-copilot";
+const REPORTING: &str = "arn:aws:iam::111122223333:user/svc-reporting";
+const SSO_ADMIN: &str = "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_AdministratorAccess_4f2c1b9e8d7a6f53";
+const GITHUB_OIDC: &str = "webidentity:arn:aws:iam::111122223333:oidc-provider/token.actions.githubusercontent.com/repo:acme/orders-api:ref:refs/heads/main";
+
+/// The workspace root: paths are given relative to it, as a user in the repository would.
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("cli has a parent folder")
+        .to_path_buf()
+}
+
+fn govtrail(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_govtrail"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("run govtrail")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().expect("exited normally")
+}
+
+fn json(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+            stdout(o),
+            stderr(o)
+        )
+    })
+}
+
+/// `replay` of the examples into `store` with `extra` arguments; returns the output.
+fn replay(store: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "replay",
+        CLOUDTRAIL,
+        "--inventory",
+        INVENTORY,
+        "--store",
+        store,
+        "--now",
+        NOW,
+        "--no-progress",
+    ];
+    args.extend_from_slice(extra);
+    govtrail(&args)
+}
+
+fn replay_json(store: &str) -> Value {
+    let out = replay(store, &["--format", "json"]);
+    assert_eq!(code(&out), 0, "stderr: {}", stderr(&out));
+    json(&out)
+}
+
+fn temp_store(dir: &tempfile::TempDir) -> String {
+    dir.path().join("findings.db").display().to_string()
+}
+
+fn findings(report: &Value) -> &Vec<Value> {
+    report["findings"].as_array().expect("findings array")
+}
+
+/// The one finding with this rule, principal and action (fails when there are 0 or several).
+fn one<'a>(report: &'a Value, rule: &str, principal: &str, action: &str) -> &'a Value {
+    let hits: Vec<&Value> = findings(report)
+        .iter()
+        .filter(|f| f["rule"] == rule && f["principal"] == principal && f["action"] == action)
+        .collect();
+    assert_eq!(
+        hits.len(),
+        1,
+        "expected one {rule} finding for {principal} / {action}, got {hits:#?}"
+    );
+    hits[0]
+}
+
+fn check_summary(s: &Value) {
+    assert_eq!(s["files"], 8, "{s:#}");
+    assert_eq!(s["records"], 32, "{s:#}");
+    assert_eq!(s["evaluated"], 31, "{s:#}");
+    let skipped: BTreeMap<String, u64> =
+        serde_json::from_value(s["skipped"].clone()).expect("skipped map");
+    assert_eq!(
+        skipped,
+        BTreeMap::from([
+            ("digest-file".to_string(), 1),
+            ("ignored-principal".to_string(), 1)
+        ])
+    );
+    assert_eq!(s["input_errors"], Value::Array(vec![]), "{s:#}");
+    assert_eq!(s["alerts_sent"], 0);
+}
+
+#[test]
+fn replay_examples_reports_the_intended_findings() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = replay_json(&temp_store(&dir));
+    let s = &report["summary"];
+    check_summary(s);
+    assert_eq!(s["findings_new"], 20, "{s:#}");
+    // review-overdue (svc-reporting) and no-owner (sandbox) each get a second event.
+    assert_eq!(s["findings_updated"], 2, "{s:#}");
+    // The stolen-credential UpdateFunctionCode is delivered in two files (same eventID).
+    assert_eq!(s["duplicate_hits"], 1, "{s:#}");
+    assert_eq!(s["suppressed_hits"], 1, "{s:#}");
+
+    let list = findings(&report);
+    assert_eq!(list.len(), 20);
+    let ids: BTreeSet<&str> = list.iter().map(|f| f["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 20, "finding ids are unique");
+
+    // Every rule fires at least once on the examples.
+    let rules: BTreeSet<&str> = list.iter().map(|f| f["rule"].as_str().unwrap()).collect();
+    let all: BTreeSet<&str> = [
+        "unregistered-identity",
+        "no-owner",
+        "retired-identity-active",
+        "approval-expired",
+        "review-overdue",
+        "action-outside-purpose",
+        "resource-outside-scope",
+        "region-outside-scope",
+        "source-outside-scope",
+        "environment-crossing",
+        "human-use-of-workload",
+        "privilege-change-by-nhi",
+        "root-activity",
+        "long-term-key",
+        "agent-without-delegation",
+        "ungoverned-identity-created",
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(rules, all);
+
+    // Findings per rule.
+    let mut per_rule: BTreeMap<&str, usize> = BTreeMap::new();
+    for f in list {
+        *per_rule.entry(f["rule"].as_str().unwrap()).or_default() += 1;
+    }
+    assert_eq!(per_rule["action-outside-purpose"], 4);
+    assert_eq!(per_rule["resource-outside-scope"], 2);
+    assert_eq!(
+        per_rule.values().sum::<usize>() - 4 - 2,
+        14,
+        "one finding each for the other 14 rules: {per_rule:?}"
+    );
+
+    // Source: the CI session's credentials used from a laptop; counted once despite redelivery.
+    let f = one(
+        &report,
+        "source-outside-scope",
+        DEPLOYER,
+        "lambda:UpdateFunctionCode",
+    );
+    assert_eq!(f["count"], 1);
+    assert_eq!(f["event_ids"].as_array().unwrap().len(), 1);
+    assert_eq!(f["owner"], "platform-team");
+    assert_eq!(f["status"], "open");
+    assert_eq!(f["severity"], "high");
+    assert_eq!(f["evidence"]["source_ip"], "198.51.100.23");
+    assert_eq!(f["evidence"]["statement"], "allow 'deploy-lambda'");
+    assert_eq!(f["evidence"]["allowed_source_cidrs"], "203.0.113.0/24");
+    assert_eq!(
+        f["resource"],
+        "arn:aws:lambda:eu-west-1:111122223333:function:orders-api"
+    );
+
+    // Environment: the prod deployer wrote to the staging account's bucket.
+    let f = one(&report, "environment-crossing", DEPLOYER, "s3:PutObject");
+    assert_eq!(f["account_id"], "444455556666");
+    assert_eq!(f["evidence"]["environment"], "staging");
+    assert_eq!(f["count"], 1);
+
+    // The deployer's in-scope CI run (whoami, upload, change sets, the CloudFormation-made
+    // CreateLogGroup, UpdateFunctionCode and GetFunction from the runner range) is silent.
+    let deployer: Vec<&str> = list
+        .iter()
+        .filter(|f| f["principal"] == DEPLOYER)
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(deployer.len(), 2, "{deployer:?}");
+    assert!(!list.iter().any(|f| f["principal"] == GITHUB_OIDC));
+
+    // Deny statement and missing allow statement.
+    let f = one(
+        &report,
+        "action-outside-purpose",
+        PIPELINE,
+        "s3:DeleteObject",
+    );
+    assert_eq!(f["owner"], "data-platform");
+    assert_eq!(f["contact"], "data-platform@example.com");
+    assert!(
+        f["evidence"]["why"]
+            .as_str()
+            .unwrap()
+            .contains("denied by deny 'raw-zone-is-immutable'"),
+        "{f:#}"
+    );
+    let f = one(
+        &report,
+        "action-outside-purpose",
+        PIPELINE,
+        "iam:AttachRolePolicy",
+    );
+    assert!(
+        f["evidence"]["why"]
+            .as_str()
+            .unwrap()
+            .contains("not covered by any allow statement"),
+        "{f:#}"
+    );
+    let f = one(
+        &report,
+        "privilege-change-by-nhi",
+        PIPELINE,
+        "iam:AttachRolePolicy",
+    );
+    assert_eq!(f["severity"], "critical");
+    assert_eq!(f["actor_class"], "workload");
+    assert_eq!(f["region"], "us-east-1");
+
+    // Resource scope: one open finding, one covered by the valid exception.
+    let resource: Vec<&Value> = list
+        .iter()
+        .filter(|f| f["rule"] == "resource-outside-scope")
+        .collect();
+    let open = resource
+        .iter()
+        .find(|f| f["status"] == "open")
+        .expect("open resource finding");
+    assert_eq!(
+        open["resource"],
+        "arn:aws:s3:::acme-exports-public/orders/2026-11-28.csv.gz"
+    );
+    assert_eq!(open["principal"], PIPELINE);
+    let suppressed = resource
+        .iter()
+        .find(|f| f["status"] == "suppressed")
+        .expect("suppressed resource finding");
+    assert_eq!(
+        suppressed["resource"],
+        "arn:aws:s3:::acme-partner-exchange/settlements/2026-11.csv"
+    );
+    assert_eq!(suppressed["suppression"]["ticket"], "GOV-1042");
+    assert_eq!(
+        suppressed["suppression"]["approver"],
+        "maria.rossi@example.com"
+    );
+    assert_eq!(suppressed["suppression"]["expires"], "2026-12-31");
+    assert_eq!(
+        list.iter().filter(|f| f["status"] == "suppressed").count(),
+        1
+    );
+
+    // Region: the expired exception does not suppress, it is quoted as evidence.
+    let f = one(
+        &report,
+        "region-outside-scope",
+        PIPELINE,
+        "glue:StartJobRun",
+    );
+    assert_eq!(f["status"], "open");
+    assert_eq!(f["region"], "us-east-1");
+    assert_eq!(f["evidence"]["allowed_regions"], "eu-west-1");
+    assert!(
+        f["evidence"]["expired_exception"]
+            .as_str()
+            .unwrap()
+            .contains("expired 2026-10-31 (ticket GOV-0977)"),
+        "{f:#}"
+    );
+
+    // The legacy IAM user: AKIA key, console sign-in, overdue review (with the severity override).
+    let f = one(
+        &report,
+        "long-term-key",
+        REPORTING,
+        "athena:StartQueryExecution",
+    );
+    assert_eq!(f["evidence"]["access_key_id"], "AKIAIOSFODNN7EXAMPLE");
+    assert_eq!(f["owner"], "finance-analytics");
+    let f = one(
+        &report,
+        "human-use-of-workload",
+        REPORTING,
+        "signin:ConsoleLogin",
+    );
+    assert_eq!(f["severity"], "high");
+    assert!(f["evidence"]["source"]
+        .as_str()
+        .unwrap()
+        .ends_with("eventbridge/2026-11-29-console-sign-in.jsonl#0"));
+    one(
+        &report,
+        "action-outside-purpose",
+        REPORTING,
+        "signin:ConsoleLogin",
+    );
+    // Newest event wins the action; both events are counted.
+    let f = one(&report, "review-overdue", REPORTING, "signin:ConsoleLogin");
+    assert_eq!(f["count"], 2);
+    assert_eq!(f["severity"], "medium", "settings override low -> medium");
+    assert_eq!(f["first_seen"], "2026-11-29T14:05:00Z");
+    assert_eq!(f["last_seen"], "2026-11-29T18:04:51Z");
+    assert_eq!(f["evidence"]["review_due"], "2026-08-29T23:59:59Z");
+
+    // The agent: one query without a delegating person, one action outside its purpose.
+    let f = one(&report, "agent-without-delegation", AGENT, "dynamodb:Query");
+    assert_eq!(f["count"], 1, "the delegated query is not counted");
+    assert_eq!(f["evidence"]["session_name"], "copilot-batch-summarizer");
+    let f = one(
+        &report,
+        "action-outside-purpose",
+        AGENT,
+        "secretsmanager:GetSecretValue",
+    );
+    assert_eq!(f["evidence"]["outcome"], "failed: AccessDenied");
+    assert_eq!(f["actor_class"], "agent");
+    assert_eq!(list.iter().filter(|f| f["principal"] == AGENT).count(), 2);
+
+    // An SSO administrator created an IAM user nobody registered.
+    let f = one(
+        &report,
+        "ungoverned-identity-created",
+        SSO_ADMIN,
+        "iam:CreateUser",
+    );
+    assert_eq!(
+        f["resource"],
+        "arn:aws:iam::111122223333:user/contractors/tmp-dev-jlee"
+    );
+    assert_eq!(f["owner"], "cloud-governance");
+    assert_eq!(f["actor_class"], "human");
+    assert_eq!(
+        list.iter().filter(|f| f["principal"] == SSO_ADMIN).count(),
+        1
+    );
+
+    // Identities without a record, without an owner, retired, expired; root.
+    let f = one(
+        &report,
+        "unregistered-identity",
+        "arn:aws:iam::444455556666:role/service-role/image-resizer-role-k2l9x0qa",
+        "s3:GetObject",
+    );
+    assert_eq!(f["owner"], Value::Null);
+    assert_eq!(f["account_id"], "444455556666");
+    let f = one(
+        &report,
+        "no-owner",
+        "arn:aws:iam::777788889999:role/sandbox-experiments",
+        "ec2:DescribeInstances",
+    );
+    assert_eq!(f["count"], 2);
+    assert_eq!(f["event_ids"].as_array().unwrap().len(), 2);
+    assert_eq!(f["owner"], Value::Null);
+    let f = one(
+        &report,
+        "retired-identity-active",
+        "arn:aws:iam::111122223333:role/legacy/jenkins-deployer",
+        "ecr:GetAuthorizationToken",
+    );
+    assert_eq!(f["severity"], "critical");
+    assert_eq!(f["evidence"]["record_status"], "retired");
+    let f = one(
+        &report,
+        "approval-expired",
+        "arn:aws:iam::444455556666:role/vendor/observability-readonly",
+        "cloudwatch:GetMetricData",
+    );
+    assert_eq!(f["evidence"]["expires"], "2026-11-15");
+    assert_eq!(f["owner"], "sre-team");
+    let f = one(
+        &report,
+        "root-activity",
+        "arn:aws:iam::777788889999:root",
+        "signin:ConsoleLogin",
+    );
+    assert_eq!(f["severity"], "critical");
+    assert_eq!(f["owner"], Value::Null);
+    assert_eq!(f["account_id"], "777788889999");
+}
+
+#[test]
+fn replay_twice_into_the_same_store_is_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = temp_store(&dir);
+    let first = replay_json(&store);
+    let second = replay_json(&store);
+    check_summary(&second["summary"]);
+    let s = &second["summary"];
+    assert_eq!(s["findings_new"], 0, "{s:#}");
+    assert_eq!(s["findings_updated"], 0, "{s:#}");
+    assert_eq!(s["suppressed_hits"], 0, "{s:#}");
+    // Every hit of the first run (20 new + 2 updates + 1 duplicate) is now a duplicate.
+    assert_eq!(s["duplicate_hits"], 23, "{s:#}");
+
+    let key = |v: &Value| -> BTreeMap<String, (Value, Value, Value)> {
+        findings(v)
+            .iter()
+            .map(|f| {
+                (
+                    f["id"].as_str().unwrap().to_string(),
+                    (
+                        f["count"].clone(),
+                        f["status"].clone(),
+                        f["last_seen"].clone(),
+                    ),
+                )
+            })
+            .collect()
+    };
+    let (a, b) = (key(&first), key(&second));
+    assert_eq!(a.len(), 20);
+    assert_eq!(a, b, "same findings with the same counts and statuses");
+
+    // The store holds exactly those findings.
+    let out = govtrail(&["findings", "list", "--store", &store, "--format", "json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let stored = json(&out);
+    assert_eq!(stored.as_array().unwrap().len(), 20);
+    let total: u64 = stored
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 22);
+}
+
+#[test]
+fn exit_codes_follow_fail_on_and_input_errors() {
+    let dir = tempfile::tempdir().unwrap();
+
+    let out = replay(":memory:", &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let table = stdout(&out);
+    assert!(
+        table.contains("files: 8  records: 32  evaluated: 31  findings new: 20"),
+        "{table}"
+    );
+    assert!(
+        table.contains("skipped: digest-file=1 ignored-principal=1"),
+        "{table}"
+    );
+
+    let out = replay(":memory:", &["--fail-on", "high"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let out = replay(":memory:", &["--fail-on", "critical", "--format", "json"]);
+    assert_eq!(code(&out), 1);
+    assert_eq!(json(&out)["summary"]["findings_new"], 20);
+
+    // A truncated file next to the examples: everything else is still read, exit 2.
+    let bad = dir.path().join("broken-export.json");
+    std::fs::write(&bad, "{\"Records\":[{\"eventVersion\":\"1.10\",\n").unwrap();
+    let bad_path = bad.display().to_string();
+    let out = govtrail(&[
+        "replay",
+        CLOUDTRAIL,
+        &bad_path,
+        "--inventory",
+        INVENTORY,
+        "--store",
+        ":memory:",
+        "--now",
+        NOW,
+        "--format",
+        "json",
+        "--fail-on",
+        "high",
+    ]);
+    assert_eq!(code(&out), 2, "input errors win over --fail-on");
+    let report = json(&out);
+    let s = &report["summary"];
+    assert_eq!(s["files"], 9);
+    assert_eq!(s["records"], 32);
+    assert_eq!(s["findings_new"], 20);
+    let errors = s["input_errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{s:#}");
+    assert_eq!(errors[0]["path"], bad_path.as_str());
+    assert!(
+        errors[0]["reason"].as_str().unwrap().contains("truncated"),
+        "{s:#}"
+    );
+
+    // In the table format the error is printed with the file name.
+    let out = govtrail(&[
+        "replay",
+        CLOUDTRAIL,
+        &bad_path,
+        "--inventory",
+        INVENTORY,
+        "--store",
+        ":memory:",
+        "--now",
+        NOW,
+    ]);
+    assert_eq!(code(&out), 2);
+    let text = stdout(&out);
+    assert!(text.contains("input errors: 1"), "{text}");
+    assert!(text.contains(&format!("  {bad_path}")), "{text}");
+
+    // A broken inventory is an error too: exit 2, naming the file and line.
+    let inv = dir.path().join("inventory.yaml");
+    std::fs::write(
+        &inv,
+        "version: 1\nidentities:\n  - principal: x\n    kind: robot\n",
+    )
+    .unwrap();
+    let inv_path = inv.display().to_string();
+    let out = govtrail(&[
+        "replay",
+        CLOUDTRAIL,
+        "--inventory",
+        &inv_path,
+        "--store",
+        ":memory:",
+    ]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains(&format!("{inv_path}:4:")),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn findings_list_and_show() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = temp_store(&dir);
+    replay_json(&store);
+
+    let out = govtrail(&[
+        "findings",
+        "list",
+        "--store",
+        &store,
+        "--rule",
+        "root-activity",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let list = json(&out);
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 1, "{list:#?}");
+    let root = &list[0];
+    assert_eq!(root["rule"], "root-activity");
+    assert_eq!(root["principal"], "arn:aws:iam::777788889999:root");
+    assert_eq!(root["action"], "signin:ConsoleLogin");
+    assert_eq!(root["count"], 1);
+    assert_eq!(root["status"], "open");
+    assert_eq!(root["severity"], "critical");
+    assert_eq!(root["first_seen"], "2026-11-29T21:17:03Z");
+    assert_eq!(root["evidence"]["source_ip"], "198.51.100.9");
+    let id = root["id"].as_str().unwrap();
+    assert_eq!(id.len(), 32);
+    assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
+
+    let out = govtrail(&["findings", "show", id, "--store", &store]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(&json(&out), root, "show prints the same finding");
+
+    let out = govtrail(&["findings", "show", "0123456789abcdef", "--store", &store]);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("no finding with id 0123456789abcdef"));
+
+    // Filters: owner, status, severity.
+    let count = |args: &[&str]| -> usize {
+        let mut a = vec!["findings", "list", "--store", &store, "--format", "json"];
+        a.extend_from_slice(args);
+        let out = govtrail(&a);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        json(&out).as_array().unwrap().len()
+    };
+    assert_eq!(count(&["--owner", "data-platform"]), 6);
+    assert_eq!(count(&["--status", "suppressed"]), 1);
+    assert_eq!(count(&["--severity", "critical"]), 3);
+    assert_eq!(count(&["--principal", REPORTING]), 4);
+
+    // Table output names the rule and the principal.
+    let out = govtrail(&["findings", "list", "--store", &store, "--rule", "no-owner"]);
+    assert_eq!(code(&out), 0);
+    let text = stdout(&out);
+    assert!(text.starts_with("SEVERITY"), "{text}");
+    assert!(
+        text.contains("arn:aws:iam::777788889999:role/sandbox-experiments"),
+        "{text}"
+    );
+    assert_eq!(text.lines().count(), 2, "{text}");
+}
+
+#[test]
+fn inventory_validate() {
+    let out = govtrail(&["inventory", "validate", INVENTORY]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out).trim(),
+        "infra/examples/inventory.yaml: ok: 9 governance records (2 wildcard patterns), 3 accounts mapped to environments"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("broken.yaml");
+    std::fs::write(
+        &bad,
+        "version: 1\nidentities:\n  - principal: arn:aws:iam::111122223333:role/x\n    kind: workload\n    allow:\n      - actions: ['s3:GetObject']\n        source_cidrs: ['10.0.0.0/33']\n",
+    )
+    .unwrap();
+    let out = govtrail(&["inventory", "validate", &bad.display().to_string()]);
+    assert_eq!(code(&out), 1);
+    let err = stderr(&out);
+    let first = err.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with(&format!("{}:7: ", bad.display())),
+        "{err}"
+    );
+    assert!(first.contains("invalid network '10.0.0.0/33'"), "{err}");
+    assert!(err.contains("1 error(s)"), "{err}");
+    assert_eq!(stdout(&out), "");
+}
+
+#[test]
+fn rules_json_lists_every_rule() {
+    let out = govtrail(&["rules", "--format", "json"]);
+    assert_eq!(code(&out), 0);
+    let rules = json(&out);
+    let rules = rules.as_array().unwrap();
+    assert_eq!(rules.len(), 16);
+    let ids: BTreeSet<&str> = rules.iter().map(|r| r["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 16);
+    let root = rules
+        .iter()
+        .find(|r| r["id"] == "root-activity")
+        .expect("root-activity listed");
+    assert_eq!(root["severity"], "critical");
+    let review = rules
+        .iter()
+        .find(|r| r["id"] == "review-overdue")
+        .expect("review-overdue listed");
+    assert_eq!(review["severity"], "low", "the default, before overrides");
+    assert!(rules
+        .iter()
+        .all(|r| !r["description"].as_str().unwrap().is_empty()));
+}
+
+#[test]
+fn events_prints_one_json_line_per_record() {
+    let out = govtrail(&["events", CLOUDTRAIL]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    let events: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(events.len(), 32);
+    let err = stderr(&out);
+    assert!(
+        err.contains("files: 8  records: 32  normalised: 32  skipped: digest-file=1"),
+        "{err}"
+    );
+
+    let principals: BTreeSet<&str> = events
+        .iter()
+        .map(|e| e["principal"].as_str().unwrap())
+        .collect();
+    for p in [
+        DEPLOYER,
+        PIPELINE,
+        AGENT,
+        REPORTING,
+        SSO_ADMIN,
+        GITHUB_OIDC,
+        "service:lambda.amazonaws.com",
+        "arn:aws:iam::777788889999:root",
+    ] {
+        assert!(principals.contains(p), "{p} missing from {principals:#?}");
+    }
+    // The redelivered record appears twice (events does not deduplicate).
+    let mut by_id: BTreeMap<&str, usize> = BTreeMap::new();
+    for e in &events {
+        *by_id.entry(e["event_id"].as_str().unwrap()).or_default() += 1;
+    }
+    assert_eq!(by_id.len(), 31);
+    assert_eq!(by_id.values().filter(|&&n| n == 2).count(), 1);
+
+    let login = events
+        .iter()
+        .find(|e| e["principal"] == REPORTING && e["action"] == "signin:ConsoleLogin")
+        .expect("console sign-in from the EventBridge envelope");
+    assert_eq!(login["actor_class"], "human", "evidence without inventory");
+    assert_eq!(login["console_session"], true);
+
+    // With the inventory the declared kind wins.
+    let out = govtrail(&["events", CLOUDTRAIL, "--inventory", INVENTORY]);
+    assert_eq!(code(&out), 0);
+    let login = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|e| e["principal"] == REPORTING && e["action"] == "signin:ConsoleLogin")
+        .expect("console sign-in");
+    assert_eq!(login["actor_class"], "workload");
+}
