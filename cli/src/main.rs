@@ -299,6 +299,7 @@ fn replay(
         if let Some(b) = bar {
             b.finish_and_clear();
         }
+        pipeline.flush()?;
         touched = pipeline.touched_findings();
         pipeline.finish()?
     };

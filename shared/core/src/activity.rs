@@ -124,7 +124,17 @@ impl Activity {
 
 /// Normalises a record. Records that carry no identity to check (Insights events, records
 /// without userIdentity) come back as a skip reason.
-pub fn normalise(rec: &RawRecord, origin: Origin) -> Result<Activity, SkipReason> {
+pub fn normalise(rec: &RawRecord<'_>, origin: Origin) -> Result<Activity, SkipReason> {
+    let mut act = normalise_unclassified(rec, origin)?;
+    let (class, evidence) = evidence_class(&act);
+    act.actor_class = class;
+    act.actor_evidence = evidence;
+    Ok(act)
+}
+
+/// `normalise` without the evidence-based actor class (`actor_evidence` left empty): the
+/// evaluator derives it only when no governance record declares the kind.
+pub fn normalise_unclassified(rec: &RawRecord<'_>, origin: Origin) -> Result<Activity, SkipReason> {
     let is_insight = rec.event_category.as_deref() == Some("Insight")
         || rec.event_type.as_deref() == Some("AwsCloudTrailInsight");
     if is_insight {
@@ -135,10 +145,11 @@ pub fn normalise(rec: &RawRecord, origin: Origin) -> Result<Activity, SkipReason
     };
     let account_id = rec
         .recipient_account_id
-        .clone()
-        .or_else(|| ui.account_id.clone());
+        .as_deref()
+        .or(ui.account_id.as_deref())
+        .map(str::to_owned);
     let id = identify(ui, rec, account_id.as_deref());
-    let event_name = rec.event_name.clone();
+    let event_name = rec.event_name.as_deref().map(str::to_owned);
     let action = match (&rec.event_source, &event_name) {
         (Some(src), Some(name)) => action::action(src, name),
         (None, Some(name)) => format!("unknown:{}", action::strip_version_suffix(name)),
@@ -147,7 +158,7 @@ pub fn normalise(rec: &RawRecord, origin: Origin) -> Result<Activity, SkipReason
     };
     let session_ctx = ui.session_context.as_ref();
     let source_identity = session_ctx
-        .and_then(|c| c.source_identity.clone())
+        .and_then(|c| c.source_identity.as_deref().map(str::to_owned))
         .or_else(|| request_param_str(rec, "sourceIdentity"));
     let mfa = session_ctx
         .and_then(|c| c.attributes.as_ref())
@@ -155,7 +166,7 @@ pub fn normalise(rec: &RawRecord, origin: Origin) -> Result<Activity, SkipReason
         .or_else(|| console_mfa(rec));
     let web_identity_provider = session_ctx
         .and_then(|c| c.web_id_federation_data.as_ref())
-        .and_then(|w| w.federated_provider.clone())
+        .and_then(|w| w.federated_provider.as_deref().map(str::to_owned))
         .or_else(|| id.web_provider.clone());
     let console_session = rec.session_credential_from_console == Some(true)
         || rec
@@ -163,13 +174,17 @@ pub fn normalise(rec: &RawRecord, origin: Origin) -> Result<Activity, SkipReason
             .as_deref()
             .is_some_and(|t| t.eq_ignore_ascii_case("AwsConsoleSignIn"));
     let mut act = Activity {
-        event_id: rec.event_id.clone(),
+        event_id: rec.event_id.as_deref().map(str::to_owned),
         event_time: rec.event_time.as_deref().and_then(parse_time),
-        identity_account_id: ui.account_id.clone().or_else(|| id.account.clone()),
+        identity_account_id: ui
+            .account_id
+            .as_deref()
+            .map(str::to_owned)
+            .or_else(|| id.account.clone()),
         account_id,
-        region: rec.aws_region.clone(),
+        region: rec.aws_region.as_deref().map(str::to_owned),
         action,
-        event_source: rec.event_source.clone(),
+        event_source: rec.event_source.as_deref().map(str::to_owned),
         event_name,
         principal: id.principal,
         identity_type: id.identity_type,
@@ -178,16 +193,16 @@ pub fn normalise(rec: &RawRecord, origin: Origin) -> Result<Activity, SkipReason
         session_name: id.session_name,
         source_identity,
         on_behalf_of: id.on_behalf_of,
-        access_key_id: ui.access_key_id.clone(),
-        source_ip: rec.source_ip_address.clone(),
-        user_agent: rec.user_agent.clone(),
-        vpc_endpoint_id: rec.vpc_endpoint_id.clone(),
-        invoked_by: ui.invoked_by.clone(),
-        error_code: rec.error_code.clone(),
+        access_key_id: ui.access_key_id.as_deref().map(str::to_owned),
+        source_ip: rec.source_ip_address.as_deref().map(str::to_owned),
+        user_agent: rec.user_agent.as_deref().map(str::to_owned),
+        vpc_endpoint_id: rec.vpc_endpoint_id.as_deref().map(str::to_owned),
+        invoked_by: ui.invoked_by.as_deref().map(str::to_owned),
+        error_code: rec.error_code.as_deref().map(str::to_owned),
         read_only: rec.read_only,
-        event_type: rec.event_type.clone(),
-        event_category: rec.event_category.clone(),
-        shared_event_id: rec.shared_event_id.clone(),
+        event_type: rec.event_type.as_deref().map(str::to_owned),
+        event_category: rec.event_category.as_deref().map(str::to_owned),
+        shared_event_id: rec.shared_event_id.as_deref().map(str::to_owned),
         console_session,
         mfa_authenticated: mfa,
         web_identity_provider,
@@ -196,14 +211,11 @@ pub fn normalise(rec: &RawRecord, origin: Origin) -> Result<Activity, SkipReason
         origin,
     };
     crate::resources::extract(rec, &mut act);
-    let (class, evidence) = evidence_class(&act);
-    act.actor_class = class;
-    act.actor_evidence = evidence;
     Ok(act)
 }
 
 /// `additionalEventData.MFAUsed` of a console sign-in ("Yes"/"No").
-fn console_mfa(rec: &RawRecord) -> Option<bool> {
+fn console_mfa(rec: &RawRecord<'_>) -> Option<bool> {
     let raw = rec.additional_event_data.as_ref()?;
     if !raw.get().contains("MFAUsed") {
         return None;
@@ -216,7 +228,7 @@ fn console_mfa(rec: &RawRecord) -> Option<bool> {
     }
 }
 
-fn request_param_str(rec: &RawRecord, key: &str) -> Option<String> {
+fn request_param_str(rec: &RawRecord<'_>, key: &str) -> Option<String> {
     let raw = rec.request_parameters.as_ref()?;
     // Only parse when the key is there at all: most records never need this.
     if !raw.get().contains(key) {
@@ -292,7 +304,7 @@ fn split_provider(principal_id: &str) -> Option<&str> {
     principal_id.split_once(':').map(|(p, _)| p)
 }
 
-fn identify(ui: &UserIdentity, rec: &RawRecord, account: Option<&str>) -> Identified {
+fn identify(ui: &UserIdentity<'_>, rec: &RawRecord<'_>, account: Option<&str>) -> Identified {
     let acct = ui.account_id.as_deref().or(account).unwrap_or("unknown");
     let arn = ui.arn.as_deref();
     let issuer = ui
@@ -422,13 +434,17 @@ fn identify(ui: &UserIdentity, rec: &RawRecord, account: Option<&str>) -> Identi
             } else {
                 "webidentity"
             };
-            let provider = ui.identity_provider.clone().or_else(|| {
-                ui.principal_id
-                    .as_deref()
-                    .and_then(split_provider)
-                    .map(str::to_owned)
-            });
-            let user = ui.user_name.clone().or_else(|| {
+            let provider = ui
+                .identity_provider
+                .as_deref()
+                .map(str::to_owned)
+                .or_else(|| {
+                    ui.principal_id
+                        .as_deref()
+                        .and_then(split_provider)
+                        .map(str::to_owned)
+                });
+            let user = ui.user_name.as_deref().map(str::to_owned).or_else(|| {
                 let pid = ui.principal_id.as_deref()?;
                 let p = provider.as_deref()?;
                 pid.strip_prefix(p)
@@ -448,12 +464,15 @@ fn identify(ui: &UserIdentity, rec: &RawRecord, account: Option<&str>) -> Identi
         _ => out.principal = unknown_principal(acct, ui),
     }
     if out.on_behalf_of.is_none() {
-        out.on_behalf_of = ui.on_behalf_of.as_ref().and_then(|o| o.user_id.clone());
+        out.on_behalf_of = ui
+            .on_behalf_of
+            .as_ref()
+            .and_then(|o| o.user_id.as_deref().map(str::to_owned));
     }
     out
 }
 
-fn unknown_principal(acct: &str, ui: &UserIdentity) -> String {
+fn unknown_principal(acct: &str, ui: &UserIdentity<'_>) -> String {
     match ui.principal_id.as_deref().or(ui.user_name.as_deref()) {
         Some(p) => format!("unknown:{acct}/{p}"),
         None => format!("unknown:{acct}"),

@@ -70,9 +70,11 @@ pub fn finding_id(principal: &str, rule: RuleId, subject: &str) -> String {
     h.update([0]);
     h.update(subject.as_bytes());
     let d = h.finalize();
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(32);
     for b in &d[..16] {
-        s.push_str(&format!("{b:02x}"));
+        s.push(HEX[usize::from(b >> 4)] as char);
+        s.push(HEX[usize::from(b & 0x0f)] as char);
     }
     s
 }

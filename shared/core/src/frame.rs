@@ -213,23 +213,37 @@ impl<R: Read> Framer<R> {
             b'{' | b'[' => {
                 let mut depth: usize = 0;
                 let mut in_str = false;
-                let mut esc = false;
                 loop {
                     let mut i = self.pos;
                     let end = self.buf.len();
                     while i < end {
-                        let b = self.buf[i];
-                        i += 1;
                         if in_str {
-                            if esc {
-                                esc = false;
-                            } else if b == b'\\' {
-                                esc = true;
-                            } else if b == b'"' {
-                                in_str = false;
+                            // Most bytes of a record are inside strings: jump to the next
+                            // quote or backslash.
+                            match memchr::memchr2(b'"', b'\\', &self.buf[i..end]) {
+                                None => {
+                                    i = end;
+                                    break;
+                                }
+                                Some(off) => {
+                                    let at = i + off;
+                                    if self.buf[at] == b'"' {
+                                        in_str = false;
+                                        i = at + 1;
+                                    } else if at + 1 < end {
+                                        i = at + 2;
+                                    } else {
+                                        // A backslash at the end of the buffer: rescan it
+                                        // with more bytes.
+                                        i = at;
+                                        break;
+                                    }
+                                }
                             }
                             continue;
                         }
+                        let b = self.buf[i];
+                        i += 1;
                         match b {
                             b'"' => in_str = true,
                             b'{' | b'[' => depth += 1,
@@ -245,7 +259,10 @@ impl<R: Read> Framer<R> {
                     }
                     self.pos = i;
                     self.check_size(start_abs)?;
-                    if !self.fill().map_err(|e| Scan::Fatal(self.io_error(e)))? {
+                    let before = self.buf.len() - self.pos;
+                    if !self.fill().map_err(|e| Scan::Fatal(self.io_error(e)))?
+                        || self.buf.len() - self.pos == before
+                    {
                         return Err(fatal(
                             start_abs,
                             "unexpected end of input inside a JSON value (truncated?)",
@@ -280,24 +297,32 @@ impl<R: Read> Framer<R> {
 
     /// After the opening quote: moves past the closing quote.
     fn scan_string_body(&mut self, start_abs: u64) -> Step {
-        let mut esc = false;
         loop {
             let mut i = self.pos;
-            while i < self.buf.len() {
-                let b = self.buf[i];
-                i += 1;
-                if esc {
-                    esc = false;
-                } else if b == b'\\' {
-                    esc = true;
-                } else if b == b'"' {
-                    self.pos = i;
-                    return Ok(());
+            let end = self.buf.len();
+            while i < end {
+                match memchr::memchr2(b'"', b'\\', &self.buf[i..end]) {
+                    None => i = end,
+                    Some(off) => {
+                        let at = i + off;
+                        if self.buf[at] == b'"' {
+                            self.pos = at + 1;
+                            return Ok(());
+                        }
+                        if at + 1 >= end {
+                            i = at;
+                            break;
+                        }
+                        i = at + 2;
+                    }
                 }
             }
             self.pos = i;
             self.check_size(start_abs)?;
-            if !self.fill().map_err(|e| Scan::Fatal(self.io_error(e)))? {
+            let before = self.buf.len() - self.pos;
+            if !self.fill().map_err(|e| Scan::Fatal(self.io_error(e)))?
+                || self.buf.len() - self.pos == before
+            {
                 return Err(fatal(start_abs, "unexpected end of input inside a string"));
             }
         }
@@ -560,6 +585,35 @@ mod tests {
         assert_eq!(out.len(), 2000);
         assert!(out.iter().all(|(_, d)| d == &rec));
         assert!(errs.is_empty());
+    }
+
+    #[test]
+    fn escapes_split_across_reads_are_kept() {
+        // A reader that hands out one byte at a time puts every backslash at a buffer end.
+        struct OneByte<'a>(&'a [u8]);
+        impl Read for OneByte<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                match self.0.split_first() {
+                    Some((b, rest)) if !buf.is_empty() => {
+                        buf[0] = *b;
+                        self.0 = rest;
+                        Ok(1)
+                    }
+                    _ => Ok(0),
+                }
+            }
+        }
+        let input = br#"{"Records":[{"a":"x\"}\\"},{"b":"\\"}]}"#;
+        let mut out = Vec::new();
+        let mut errs = Vec::new();
+        let mut f = Framer::new(OneByte(input));
+        let res = f.run(
+            &mut |fr| out.push(String::from_utf8_lossy(fr.bytes).into_owned()),
+            &mut |e| errs.push(e.reason),
+        );
+        assert!(res.is_ok());
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(out, vec![r#"{"a":"x\"}\\"}"#, r#"{"b":"\\"}"#]);
     }
 
     #[test]

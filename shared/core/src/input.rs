@@ -171,9 +171,9 @@ pub fn decoded<'a, R: Read + 'a>(inner: R) -> io::Result<Box<dyn Read + 'a>> {
     }
 }
 
-/// What a reader hands on for each CloudTrail record.
-pub struct RecordItem {
-    pub record: RawRecord,
+/// What a reader hands on for each CloudTrail record (borrowing from the framed bytes).
+pub struct RecordItem<'a> {
+    pub record: RawRecord<'a>,
     pub origin: Origin,
 }
 
@@ -205,7 +205,7 @@ pub fn read_stream(
     reader: impl Read,
     name: &Arc<str>,
     stats: &mut ReadStats,
-    on_record: &mut dyn FnMut(RecordItem),
+    on_record: &mut dyn FnMut(RecordItem<'_>),
 ) {
     let mut framer = Framer::new(reader);
     let mut frame_errors: Vec<FrameError> = Vec::new();
@@ -240,10 +240,28 @@ fn handle_frame(
     frame: Frame<'_>,
     name: &Arc<str>,
     stats: &mut ReadStats,
-    on_record: &mut dyn FnMut(RecordItem),
+    on_record: &mut dyn FnMut(RecordItem<'_>),
 ) {
     stats.bytes += frame.bytes.len() as u64;
-    let parsed: Result<RawRecord, serde_json::Error> = serde_json::from_slice(frame.bytes);
+    handle_document(
+        frame.bytes,
+        frame.index,
+        frame.offset,
+        name,
+        stats,
+        on_record,
+    );
+}
+
+fn handle_document(
+    bytes: &[u8],
+    index: u64,
+    offset: u64,
+    name: &Arc<str>,
+    stats: &mut ReadStats,
+    on_record: &mut dyn FnMut(RecordItem<'_>),
+) {
+    let parsed: Result<RawRecord<'_>, serde_json::Error> = serde_json::from_slice(bytes);
     let doc = parsed.and_then(|r| r.classify(0));
     match doc {
         Ok(Document::Record(record)) => {
@@ -252,15 +270,38 @@ fn handle_frame(
                 record: *record,
                 origin: Origin {
                     file: name.clone(),
-                    index: frame.index,
+                    index,
                 },
             });
+        }
+        Ok(Document::Embedded(text)) => {
+            // Embedded records are never embedded twice (classify stops nesting).
+            match serde_json::from_str::<RawRecord<'_>>(&text).and_then(|r| r.classify(3)) {
+                Ok(Document::Record(record)) => {
+                    stats.records += 1;
+                    on_record(RecordItem {
+                        record: *record,
+                        origin: Origin {
+                            file: name.clone(),
+                            index,
+                        },
+                    });
+                }
+                Ok(Document::NotARecord(reason)) => stats.skip(reason),
+                Ok(Document::Embedded(_)) => stats.skip(SkipReason::NotACloudTrailRecord),
+                Err(e) => stats.input_errors.push(InputError {
+                    path: name.to_string(),
+                    record_index: Some(index),
+                    byte_offset: Some(offset),
+                    reason: format!("malformed embedded record: {e}"),
+                }),
+            }
         }
         Ok(Document::NotARecord(reason)) => stats.skip(reason),
         Err(e) => stats.input_errors.push(InputError {
             path: name.to_string(),
-            record_index: Some(frame.index),
-            byte_offset: Some(frame.offset),
+            record_index: Some(index),
+            byte_offset: Some(offset),
             reason: format!("malformed record: {e}"),
         }),
     }

@@ -379,8 +379,10 @@ impl Inventory {
         if let Some(&i) = self.exact.get(principal) {
             return self.records.get(i);
         }
-        if let Some(i) = iam_name_key(principal).and_then(|k| self.by_name.get(&k)) {
-            return self.records.get(*i);
+        if !self.by_name.is_empty() {
+            if let Some(i) = iam_name_key(principal).and_then(|k| self.by_name.get(&k)) {
+                return self.records.get(*i);
+            }
         }
         self.patterns
             .iter()

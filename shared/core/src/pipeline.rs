@@ -1,6 +1,6 @@
 //! The one pipeline every entry point runs: records -> activities -> evaluate -> store -> alerts.
 
-use crate::activity::normalise;
+use crate::activity::normalise_unclassified;
 use crate::finding::{Hit, HitOutcome};
 use crate::input::{self, InputError, ReadStats, RecordItem, Source};
 use crate::inventory::Settings;
@@ -98,7 +98,8 @@ impl<'a> Pipeline<'a> {
         input::discover(paths, &mut self.stats)
     }
 
-    /// Reads and evaluates one source.
+    /// Reads and evaluates one source. Hits are written in batches: call `flush` to make
+    /// everything read so far durable (e.g. before acknowledging a message), or `finish`.
     pub fn process_source(&mut self, source: &Source) -> Result<(), PipelineError> {
         let mut failure: Option<PipelineError> = None;
         let mut stats = std::mem::take(&mut self.stats);
@@ -112,7 +113,7 @@ impl<'a> Pipeline<'a> {
         self.stats = stats;
         match failure {
             Some(e) => Err(e),
-            None => self.flush(),
+            None => Ok(()),
         }
     }
 
@@ -132,13 +133,13 @@ impl<'a> Pipeline<'a> {
         self.stats = stats;
         match failure {
             Some(e) => Err(e),
-            None => self.flush(),
+            None => Ok(()),
         }
     }
 
     /// Normalises and evaluates one record; hits are buffered and written in batches.
-    pub fn process_record(&mut self, item: RecordItem) -> Result<(), PipelineError> {
-        let act = match normalise(&item.record, item.origin) {
+    pub fn process_record(&mut self, item: RecordItem<'_>) -> Result<(), PipelineError> {
+        let act = match normalise_unclassified(&item.record, item.origin) {
             Ok(a) => a,
             Err(reason) => {
                 self.skip(reason);

@@ -3,6 +3,7 @@
 use crate::lenient;
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use std::borrow::Cow;
 
 /// One CloudTrail record as found in a log file, an EventBridge `detail`, an array or a line.
 ///
@@ -10,199 +11,210 @@ use serde_json::value::RawValue;
 /// (EventBridge envelopes, SNS messages, digests, S3 notifications), so a document is parsed once.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct RawRecord {
+#[serde(bound(deserialize = "'de: 'a"))]
+pub struct RawRecord<'a> {
     #[serde(default, deserialize_with = "lenient::string")]
-    pub event_version: Option<String>,
+    pub event_version: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "lenient::object")]
-    pub user_identity: Option<UserIdentity>,
+    pub user_identity: Option<UserIdentity<'a>>,
     #[serde(default, deserialize_with = "lenient::string")]
-    pub event_time: Option<String>,
+    pub event_time: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "lenient::string")]
-    pub event_source: Option<String>,
+    pub event_source: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "lenient::string")]
-    pub event_name: Option<String>,
+    pub event_name: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "lenient::string")]
-    pub aws_region: Option<String>,
+    pub aws_region: Option<Cow<'a, str>>,
     #[serde(
         rename = "sourceIPAddress",
         default,
         deserialize_with = "lenient::string"
     )]
-    pub source_ip_address: Option<String>,
+    pub source_ip_address: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "lenient::string")]
-    pub user_agent: Option<String>,
+    pub user_agent: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "lenient::string")]
-    pub error_code: Option<String>,
-    #[serde(default)]
-    pub request_parameters: Option<Box<RawValue>>,
-    #[serde(default)]
-    pub response_elements: Option<Box<RawValue>>,
-    #[serde(default)]
-    pub additional_event_data: Option<Box<RawValue>>,
+    pub error_code: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pub request_parameters: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    pub response_elements: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    pub additional_event_data: Option<&'a RawValue>,
     #[serde(rename = "requestID", default, deserialize_with = "lenient::string")]
-    pub request_id: Option<String>,
+    pub request_id: Option<Cow<'a, str>>,
     #[serde(rename = "eventID", default, deserialize_with = "lenient::string")]
-    pub event_id: Option<String>,
+    pub event_id: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "lenient::boolean")]
     pub read_only: Option<bool>,
     #[serde(default, deserialize_with = "lenient::objects")]
-    pub resources: Vec<Resource>,
+    pub resources: Vec<Resource<'a>>,
     #[serde(default, deserialize_with = "lenient::string")]
-    pub event_type: Option<String>,
+    pub event_type: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "lenient::boolean")]
     pub management_event: Option<bool>,
     #[serde(default, deserialize_with = "lenient::string")]
-    pub recipient_account_id: Option<String>,
+    pub recipient_account_id: Option<Cow<'a, str>>,
     #[serde(
         rename = "sharedEventID",
         default,
         deserialize_with = "lenient::string"
     )]
-    pub shared_event_id: Option<String>,
+    pub shared_event_id: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "lenient::string")]
-    pub vpc_endpoint_id: Option<String>,
+    pub vpc_endpoint_id: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "lenient::string")]
-    pub vpc_endpoint_account_id: Option<String>,
+    pub vpc_endpoint_account_id: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "lenient::string")]
-    pub event_category: Option<String>,
+    pub event_category: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "lenient::boolean")]
     pub session_credential_from_console: Option<bool>,
 
     // Keys of documents that are not CloudTrail records, used to recognise them.
     #[serde(rename = "detail-type", default, deserialize_with = "lenient::string")]
-    pub detail_type: Option<String>,
-    #[serde(default)]
-    pub detail: Option<Box<RawValue>>,
+    pub detail_type: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pub detail: Option<&'a RawValue>,
     #[serde(rename = "Type", default, deserialize_with = "lenient::string")]
-    pub sns_type: Option<String>,
-    #[serde(rename = "Message", default)]
-    pub sns_message: Option<Box<RawValue>>,
+    pub sns_type: Option<Cow<'a, str>>,
+    #[serde(rename = "Message", default, borrow)]
+    pub sns_message: Option<&'a RawValue>,
     #[serde(rename = "Event", default, deserialize_with = "lenient::string")]
-    pub s3_event: Option<String>,
-    #[serde(default)]
-    pub s3_bucket: Option<Box<RawValue>>,
-    #[serde(default)]
-    pub digest_start_time: Option<Box<RawValue>>,
-    #[serde(default)]
-    pub log_files: Option<Box<RawValue>>,
+    pub s3_event: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pub s3_bucket: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    pub digest_start_time: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    pub log_files: Option<&'a RawValue>,
     #[serde(
         rename = "CloudTrailEvent",
         default,
         deserialize_with = "lenient::string"
     )]
-    pub lookup_cloudtrail_event: Option<String>,
-    #[serde(rename = "s3", default)]
-    pub s3_notification_entity: Option<Box<RawValue>>,
-    #[serde(rename = "Sns", default)]
-    pub sns_lambda_entity: Option<Box<RawValue>>,
+    pub lookup_cloudtrail_event: Option<Cow<'a, str>>,
+    #[serde(rename = "s3", default, borrow)]
+    pub s3_notification_entity: Option<&'a RawValue>,
+    #[serde(rename = "Sns", default, borrow)]
+    pub sns_lambda_entity: Option<&'a RawValue>,
     #[serde(rename = "EventSource", default, deserialize_with = "lenient::string")]
-    pub upper_event_source: Option<String>,
-    #[serde(rename = "Records", default)]
-    pub records: Option<Box<RawValue>>,
+    pub upper_event_source: Option<Cow<'a, str>>,
+    #[serde(rename = "Records", default, borrow)]
+    pub records: Option<&'a RawValue>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct UserIdentity {
+#[serde(bound(deserialize = "'de: 'a"))]
+pub struct UserIdentity<'a> {
     #[serde(rename = "type", default, deserialize_with = "lenient::string")]
-    pub identity_type: Option<String>,
+    pub identity_type: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "lenient::string")]
-    pub principal_id: Option<String>,
+    pub principal_id: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "lenient::string")]
-    pub arn: Option<String>,
+    pub arn: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "lenient::string")]
-    pub account_id: Option<String>,
+    pub account_id: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "lenient::string")]
-    pub access_key_id: Option<String>,
+    pub access_key_id: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "lenient::string")]
-    pub user_name: Option<String>,
+    pub user_name: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "lenient::string")]
-    pub invoked_by: Option<String>,
+    pub invoked_by: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "lenient::string")]
-    pub identity_provider: Option<String>,
+    pub identity_provider: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "lenient::object")]
-    pub session_context: Option<SessionContext>,
+    pub session_context: Option<SessionContext<'a>>,
     #[serde(default, deserialize_with = "lenient::object")]
-    pub on_behalf_of: Option<OnBehalfOf>,
+    pub on_behalf_of: Option<OnBehalfOf<'a>>,
     #[serde(default, deserialize_with = "lenient::string")]
-    pub credential_id: Option<String>,
+    pub credential_id: Option<Cow<'a, str>>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct SessionContext {
+#[serde(bound(deserialize = "'de: 'a"))]
+pub struct SessionContext<'a> {
     #[serde(default, deserialize_with = "lenient::object")]
-    pub session_issuer: Option<SessionIssuer>,
+    pub session_issuer: Option<SessionIssuer<'a>>,
     #[serde(default, deserialize_with = "lenient::object")]
-    pub web_id_federation_data: Option<WebIdFederationData>,
+    pub web_id_federation_data: Option<WebIdFederationData<'a>>,
     #[serde(default, deserialize_with = "lenient::object")]
-    pub attributes: Option<SessionAttributes>,
+    pub attributes: Option<SessionAttributes<'a>>,
     #[serde(default, deserialize_with = "lenient::string")]
-    pub source_identity: Option<String>,
+    pub source_identity: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "lenient::string")]
-    pub ec2_role_delivery: Option<String>,
+    pub ec2_role_delivery: Option<Cow<'a, str>>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct SessionIssuer {
+#[serde(bound(deserialize = "'de: 'a"))]
+pub struct SessionIssuer<'a> {
     #[serde(rename = "type", default, deserialize_with = "lenient::string")]
-    pub issuer_type: Option<String>,
+    pub issuer_type: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "lenient::string")]
-    pub principal_id: Option<String>,
+    pub principal_id: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "lenient::string")]
-    pub arn: Option<String>,
+    pub arn: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "lenient::string")]
-    pub account_id: Option<String>,
+    pub account_id: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "lenient::string")]
-    pub user_name: Option<String>,
+    pub user_name: Option<Cow<'a, str>>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct WebIdFederationData {
+#[serde(bound(deserialize = "'de: 'a"))]
+pub struct WebIdFederationData<'a> {
     #[serde(default, deserialize_with = "lenient::string")]
-    pub federated_provider: Option<String>,
+    pub federated_provider: Option<Cow<'a, str>>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct SessionAttributes {
+#[serde(bound(deserialize = "'de: 'a"))]
+pub struct SessionAttributes<'a> {
     #[serde(default, deserialize_with = "lenient::string")]
-    pub creation_date: Option<String>,
+    pub creation_date: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "lenient::boolean")]
     pub mfa_authenticated: Option<bool>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct OnBehalfOf {
+#[serde(bound(deserialize = "'de: 'a"))]
+pub struct OnBehalfOf<'a> {
     #[serde(default, deserialize_with = "lenient::string")]
-    pub user_id: Option<String>,
+    pub user_id: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "lenient::string")]
-    pub identity_store_arn: Option<String>,
+    pub identity_store_arn: Option<Cow<'a, str>>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
-pub struct Resource {
+#[serde(bound(deserialize = "'de: 'a"))]
+pub struct Resource<'a> {
     #[serde(
         rename = "ARN",
         alias = "arn",
         default,
         deserialize_with = "lenient::string"
     )]
-    pub arn: Option<String>,
+    pub arn: Option<Cow<'a, str>>,
     #[serde(rename = "accountId", default, deserialize_with = "lenient::string")]
-    pub account_id: Option<String>,
+    pub account_id: Option<Cow<'a, str>>,
     #[serde(rename = "type", default, deserialize_with = "lenient::string")]
-    pub resource_type: Option<String>,
+    pub resource_type: Option<Cow<'a, str>>,
 }
 
 /// What a parsed JSON document turned out to be.
 #[derive(Debug)]
-pub enum Document {
-    /// A CloudTrail record (possibly unwrapped from an EventBridge envelope or LookupEvents item).
-    Record(Box<RawRecord>),
+pub enum Document<'a> {
+    /// A CloudTrail record (possibly unwrapped from an EventBridge envelope).
+    Record(Box<RawRecord<'a>>),
+    /// A CloudTrail record embedded as a JSON string (a LookupEvents item's `CloudTrailEvent`):
+    /// parse this text again.
+    Embedded(String),
     /// Not a CloudTrail record: skipped with this reason.
     NotARecord(SkipReason),
 }
@@ -254,7 +266,7 @@ pub const CLOUDTRAIL_DETAIL_TYPES: [&str; 4] = [
     "AWS Insight via CloudTrail",
 ];
 
-impl RawRecord {
+impl<'a> RawRecord<'a> {
     /// True when the record carries any of the fields every CloudTrail record has.
     fn looks_like_cloudtrail(&self) -> bool {
         let source_ok = self
@@ -278,7 +290,7 @@ impl RawRecord {
     }
 
     /// Decide what this parsed document is. `depth` guards against envelopes nested forever.
-    pub fn classify(self, depth: u8) -> Result<Document, serde_json::Error> {
+    pub fn classify(self, depth: u8) -> Result<Document<'a>, serde_json::Error> {
         if let Some(detail) = &self.detail {
             let is_ct = self
                 .detail_type
@@ -289,7 +301,7 @@ impl RawRecord {
                 if depth > 2 {
                     return Ok(Document::NotARecord(SkipReason::NotACloudTrailRecord));
                 }
-                let inner: RawRecord = serde_json::from_str(detail.get())?;
+                let inner: RawRecord<'a> = serde_json::from_str(detail.get())?;
                 if inner.looks_like_cloudtrail() {
                     return inner.classify(depth + 1);
                 }
@@ -297,11 +309,11 @@ impl RawRecord {
             }
             return Ok(Document::NotARecord(SkipReason::EventBridgeOther));
         }
-        if let Some(embedded) = &self.lookup_cloudtrail_event {
+        if let Some(embedded) = self.lookup_cloudtrail_event {
             if depth <= 2 {
-                let inner: RawRecord = serde_json::from_str(embedded)?;
-                return inner.classify(depth + 1);
+                return Ok(Document::Embedded(embedded.into_owned()));
             }
+            return Ok(Document::NotARecord(SkipReason::NotACloudTrailRecord));
         }
         if self.s3_event.as_deref() == Some("s3:TestEvent") {
             return Ok(Document::NotARecord(SkipReason::S3TestEvent));

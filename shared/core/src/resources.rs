@@ -2,8 +2,10 @@
 //! STS, S3, Lambda, KMS, Secrets Manager and SSM.
 
 use crate::activity::Activity;
+use crate::lenient;
 use crate::record::RawRecord;
-use serde_json::Value;
+use serde::Deserialize;
+use std::borrow::Cow;
 
 /// Upper bound on resources kept per activity (GetParameters can name dozens).
 pub const MAX_RESOURCES: usize = 32;
@@ -16,39 +18,86 @@ fn push(out: &mut Vec<String>, arn: String) {
     }
 }
 
-fn s<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
-    v.get(key)?.as_str().filter(|x| !x.is_empty())
+/// The request parameters this module reads, parsed without building a JSON tree.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", bound(deserialize = "'de: 'a"))]
+struct Params<'a> {
+    #[serde(default, deserialize_with = "lenient::string")]
+    bucket_name: Option<Cow<'a, str>>,
+    #[serde(default, deserialize_with = "lenient::string")]
+    key: Option<Cow<'a, str>>,
+    #[serde(default, deserialize_with = "lenient::string")]
+    user_name: Option<Cow<'a, str>>,
+    #[serde(default, deserialize_with = "lenient::string")]
+    role_name: Option<Cow<'a, str>>,
+    #[serde(default, deserialize_with = "lenient::string")]
+    group_name: Option<Cow<'a, str>>,
+    #[serde(default, deserialize_with = "lenient::string")]
+    policy_arn: Option<Cow<'a, str>>,
+    #[serde(default, deserialize_with = "lenient::string")]
+    instance_profile_name: Option<Cow<'a, str>>,
+    #[serde(default, deserialize_with = "lenient::string")]
+    path: Option<Cow<'a, str>>,
+    #[serde(default, deserialize_with = "lenient::string")]
+    role_arn: Option<Cow<'a, str>>,
+    #[serde(default, deserialize_with = "lenient::string")]
+    principal_arn: Option<Cow<'a, str>>,
+    #[serde(default, deserialize_with = "lenient::string")]
+    function_name: Option<Cow<'a, str>>,
+    #[serde(default, deserialize_with = "lenient::string")]
+    role: Option<Cow<'a, str>>,
+    #[serde(default, deserialize_with = "lenient::string")]
+    key_id: Option<Cow<'a, str>>,
+    #[serde(default, deserialize_with = "lenient::string")]
+    secret_id: Option<Cow<'a, str>>,
+    #[serde(default, deserialize_with = "lenient::strings")]
+    name: Vec<Cow<'a, str>>,
+    #[serde(default, deserialize_with = "lenient::strings")]
+    names: Vec<Cow<'a, str>>,
 }
 
-fn strs<'a>(v: &'a Value, key: &str) -> Vec<&'a str> {
-    match v.get(key) {
-        Some(Value::String(x)) if !x.is_empty() => vec![x.as_str()],
-        Some(Value::Array(a)) => a.iter().filter_map(|e| e.as_str()).collect(),
-        _ => Vec::new(),
-    }
+#[derive(Debug, Default, Deserialize)]
+#[serde(bound(deserialize = "'de: 'a"))]
+struct WithArn<'a> {
+    #[serde(default, deserialize_with = "lenient::string")]
+    arn: Option<Cow<'a, str>>,
 }
 
-pub fn extract(rec: &RawRecord, act: &mut Activity) {
+/// The IAM response elements that name what a call created.
+#[derive(Debug, Default, Deserialize)]
+#[serde(bound(deserialize = "'de: 'a"))]
+struct Response<'a> {
+    #[serde(default, deserialize_with = "lenient::object")]
+    user: Option<WithArn<'a>>,
+    #[serde(default, deserialize_with = "lenient::object")]
+    role: Option<WithArn<'a>>,
+    #[serde(default, deserialize_with = "lenient::object")]
+    policy: Option<WithArn<'a>>,
+}
+
+fn arn_of<'x>(w: &'x Option<WithArn<'_>>) -> Option<&'x str> {
+    w.as_ref().and_then(|w| w.arn.as_deref())
+}
+
+pub fn extract(rec: &RawRecord<'_>, act: &mut Activity) {
     let mut out: Vec<String> = Vec::new();
     for r in &rec.resources {
         if let Some(a) = &r.arn {
-            push(&mut out, a.clone());
+            push(&mut out, a.to_string());
         }
     }
     let prefix = act.action.split(':').next().unwrap_or("");
     if PARSED_SERVICES.contains(&prefix) {
-        let params = rec
+        let params: Params<'_> = rec
             .request_parameters
-            .as_ref()
-            .and_then(|r| serde_json::from_str::<Value>(r.get()).ok())
-            .unwrap_or(Value::Null);
-        let response = if prefix == "iam" && act.is_success() {
+            .and_then(|r| serde_json::from_str(r.get()).ok())
+            .unwrap_or_default();
+        let response: Response<'_> = if prefix == "iam" && act.is_success() {
             rec.response_elements
-                .as_ref()
-                .and_then(|r| serde_json::from_str::<Value>(r.get()).ok())
-                .unwrap_or(Value::Null)
+                .and_then(|r| serde_json::from_str(r.get()).ok())
+                .unwrap_or_default()
         } else {
-            Value::Null
+            Response::default()
         };
         let ctx = Ctx {
             partition: if act.principal.starts_with("arn:aws-cn:") {
@@ -67,30 +116,31 @@ pub fn extract(rec: &RawRecord, act: &mut Activity) {
         match prefix {
             "iam" => iam(&ctx, &params, &response, act, &mut out),
             "sts" => {
-                for k in ["roleArn", "principalArn"] {
-                    if let Some(a) = s(&params, k) {
-                        push(&mut out, a.to_string());
-                    }
+                for a in [&params.role_arn, &params.principal_arn]
+                    .into_iter()
+                    .flatten()
+                {
+                    push(&mut out, a.to_string());
                 }
             }
             "s3" => {
-                if let Some(b) = s(&params, "bucketName") {
-                    match s(&params, "key") {
+                if let Some(b) = params.bucket_name.as_deref() {
+                    match params.key.as_deref() {
                         Some(k) => push(&mut out, format!("arn:{}:s3:::{b}/{k}", ctx.partition)),
                         None => push(&mut out, format!("arn:{}:s3:::{b}", ctx.partition)),
                     }
                 }
             }
             "lambda" => {
-                if let Some(f) = s(&params, "functionName") {
+                if let Some(f) = params.function_name.as_deref() {
                     push(&mut out, ctx.arn_or("lambda", "function:", f));
                 }
-                if let Some(r) = s(&params, "role") {
+                if let Some(r) = params.role.as_deref() {
                     push(&mut out, r.to_string());
                 }
             }
             "kms" => {
-                if let Some(k) = s(&params, "keyId") {
+                if let Some(k) = params.key_id.as_deref() {
                     let arn = if k.starts_with("arn:") {
                         k.to_string()
                     } else if k.starts_with("alias/") {
@@ -102,21 +152,20 @@ pub fn extract(rec: &RawRecord, act: &mut Activity) {
                 }
             }
             "secretsmanager" => {
-                for k in ["secretId", "name"] {
-                    if let Some(id) = s(&params, k) {
-                        push(&mut out, ctx.arn_or("secretsmanager", "secret:", id));
-                    }
+                let ids = params.secret_id.iter().chain(params.name.first());
+                for id in ids {
+                    push(&mut out, ctx.arn_or("secretsmanager", "secret:", id));
                 }
             }
             "ssm" => {
-                let mut names = strs(&params, "name");
-                names.extend(strs(&params, "names"));
+                let names = params.name.iter().chain(params.names.iter());
                 let is_parameter_call = act
                     .event_name
                     .as_deref()
                     .is_some_and(|n| n.contains("Parameter"));
                 if is_parameter_call {
                     for n in names {
+                        let n: &str = n;
                         let arn = if n.starts_with("arn:") {
                             n.to_string()
                         } else if n.starts_with('/') {
@@ -159,41 +208,49 @@ impl Ctx {
     }
 }
 
-fn iam_path(params: &Value) -> String {
-    match s(params, "path") {
+fn iam_path(params: &Params<'_>) -> String {
+    match params.path.as_deref() {
         Some(p) if p.starts_with('/') && p.ends_with('/') => p[1..].to_string(),
         _ => String::new(),
     }
 }
 
-fn iam(ctx: &Ctx, params: &Value, response: &Value, act: &mut Activity, out: &mut Vec<String>) {
+fn iam(
+    ctx: &Ctx,
+    params: &Params<'_>,
+    response: &Response<'_>,
+    act: &mut Activity,
+    out: &mut Vec<String>,
+) {
     let path = iam_path(params);
-    let user_arn = response
-        .get("user")
-        .and_then(|u| s(u, "arn"))
-        .map(str::to_owned)
-        .or_else(|| s(params, "userName").map(|n| ctx.iam(&format!("user/{path}{n}"))));
-    let role_arn = response
-        .get("role")
-        .and_then(|r| s(r, "arn"))
-        .map(str::to_owned)
-        .or_else(|| s(params, "roleName").map(|n| ctx.iam(&format!("role/{path}{n}"))));
+    let user_arn = arn_of(&response.user).map(str::to_owned).or_else(|| {
+        params
+            .user_name
+            .as_deref()
+            .map(|n| ctx.iam(&format!("user/{path}{n}")))
+    });
+    let role_arn = arn_of(&response.role).map(str::to_owned).or_else(|| {
+        params
+            .role_name
+            .as_deref()
+            .map(|n| ctx.iam(&format!("role/{path}{n}")))
+    });
     if let Some(u) = &user_arn {
         push(out, u.clone());
     }
     if let Some(r) = &role_arn {
         push(out, r.clone());
     }
-    if let Some(g) = s(params, "groupName") {
+    if let Some(g) = params.group_name.as_deref() {
         push(out, ctx.iam(&format!("group/{path}{g}")));
     }
-    if let Some(p) = s(params, "policyArn") {
+    if let Some(p) = params.policy_arn.as_deref() {
         push(out, p.to_string());
     }
-    if let Some(p) = response.get("policy").and_then(|p| s(p, "arn")) {
+    if let Some(p) = arn_of(&response.policy) {
         push(out, p.to_string());
     }
-    if let Some(ip) = s(params, "instanceProfileName") {
+    if let Some(ip) = params.instance_profile_name.as_deref() {
         push(out, ctx.iam(&format!("instance-profile/{path}{ip}")));
     }
     if !act.is_success() {

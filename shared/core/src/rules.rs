@@ -94,16 +94,18 @@ fn human_signal(a: &Activity) -> Option<String> {
 /// The actor class: the record's declared kind first, then evidence from the activity.
 pub fn classify_actor(a: &Activity, record: Option<&GovernanceRecord>) -> (ActorClass, String) {
     match record {
-        Some(r) => (
-            r.kind.actor_class(),
-            format!(
-                "declared kind '{}' in governance record {}",
-                r.kind.actor_class().as_str(),
-                r.principal.as_str()
-            ),
-        ),
+        Some(r) => (r.kind.actor_class(), declared_evidence(r)),
+        None if a.actor_evidence.is_empty() => crate::activity::evidence_class(a),
         None => (a.actor_class, a.actor_evidence.clone()),
     }
+}
+
+fn declared_evidence(r: &GovernanceRecord) -> String {
+    format!(
+        "declared kind '{}' in governance record {}",
+        r.kind.actor_class().as_str(),
+        r.principal.as_str()
+    )
 }
 
 /// The result of evaluating one activity.
@@ -120,7 +122,9 @@ struct Ctx<'a> {
     record: Option<&'a GovernanceRecord>,
     settings: &'a Settings,
     class: ActorClass,
-    class_evidence: String,
+    /// Evidence for the class when it came from the activity; a declared kind's evidence is
+    /// written only when a rule fires.
+    class_evidence: Option<String>,
     at: DateTime<Utc>,
     hits: Vec<Hit>,
 }
@@ -137,10 +141,12 @@ impl Ctx<'_> {
         let a = self.act;
         let mut evidence = BTreeMap::new();
         evidence.insert("why".to_string(), why);
-        evidence.insert(
-            "actor_class_evidence".to_string(),
-            self.class_evidence.clone(),
-        );
+        let class_evidence = match (&self.class_evidence, self.record) {
+            (Some(e), _) => e.clone(),
+            (None, Some(r)) => declared_evidence(r),
+            (None, None) => String::new(),
+        };
+        evidence.insert("actor_class_evidence".to_string(), class_evidence);
         evidence.insert(
             "source".to_string(),
             format!("{}#{}", a.origin.file, a.origin.index),
@@ -239,7 +245,13 @@ pub fn evaluate(
         };
     }
     let record = records.find(&act.principal);
-    let (class, class_evidence) = classify_actor(act, record.as_deref());
+    let (class, class_evidence) = match record.as_deref() {
+        Some(r) => (r.kind.actor_class(), None),
+        None => {
+            let (c, e) = classify_actor(act, None);
+            (c, Some(e))
+        }
+    };
     let mut cx = Ctx {
         act,
         record: record.as_deref(),

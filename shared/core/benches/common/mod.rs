@@ -84,7 +84,7 @@ impl CorpusRecord {
         }
     }
 
-    pub fn parse(&self) -> Result<RawRecord, serde_json::Error> {
+    pub fn parse(&self) -> Result<RawRecord<'_>, serde_json::Error> {
         serde_json::from_slice(&self.bytes)
     }
 }
@@ -108,9 +108,9 @@ fn record_bytes(doc: &[u8], depth: u8) -> Option<Vec<u8>> {
     }
     let rec: RawRecord = serde_json::from_slice(doc).ok()?;
     let detail = rec.detail.as_ref().map(|d| d.get().as_bytes().to_vec());
-    let embedded = rec.lookup_cloudtrail_event.clone();
+    let embedded = rec.lookup_cloudtrail_event.as_deref().map(str::to_owned);
     match rec.classify(0).ok()? {
-        Document::Record(_) => {}
+        Document::Record(_) | Document::Embedded(_) => {}
         Document::NotARecord(_) => return None,
     }
     if let Some(d) = detail {
