@@ -41,7 +41,7 @@ pub fn read_bytes(name: &str, bytes: &[u8]) -> Read {
         reader,
         &Arc::from(name),
         &mut stats,
-        &mut |item| match normalise(&item.record, item.origin) {
+        &mut |item| match normalise(item.record, item.origin) {
             Ok(a) => activities.push(a),
             Err(r) => not_evaluable.push(r),
         },

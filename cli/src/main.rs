@@ -360,7 +360,7 @@ fn events(paths: &[PathBuf], format: EventsFormat, inventory: Option<&Path>) -> 
             if write_err.is_some() {
                 return;
             }
-            match normalise(&item.record, item.origin) {
+            match normalise(item.record, item.origin) {
                 Ok(mut act) => {
                     if let Some(inv) = &inv {
                         let (c, e) =

@@ -15,7 +15,7 @@ fn all_activities() -> (ReadStats, Vec<Activity>, BTreeMap<&'static str, u64>) {
         read_source(
             s,
             &mut stats,
-            &mut |item| match normalise(&item.record, item.origin) {
+            &mut |item| match normalise(item.record, item.origin) {
                 Ok(a) => acts.push(a),
                 Err(r) => *skipped.entry(r.as_str()).or_insert(0) += 1,
             },

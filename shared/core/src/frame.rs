@@ -35,7 +35,9 @@ enum Scan {
 
 pub struct Framer<R> {
     src: R,
+    /// Bytes `..end` are data; the rest is spare room, zeroed once when allocated.
     buf: Vec<u8>,
+    end: usize,
     pos: usize,
     base: u64,
     eof: bool,
@@ -56,7 +58,8 @@ impl<R: Read> Framer<R> {
     pub fn new(src: R) -> Self {
         Framer {
             src,
-            buf: Vec::with_capacity(CHUNK),
+            buf: Vec::new(),
+            end: 0,
             pos: 0,
             base: 0,
             eof: false,
@@ -133,27 +136,26 @@ impl<R: Read> Framer<R> {
             return Ok(false);
         }
         let drop = self.keep.unwrap_or(self.pos).min(self.pos);
-        if drop > 0 && drop >= self.buf.len() / 2 {
-            self.buf.drain(..drop);
+        if drop > 0 && (drop >= self.end / 2 || self.buf.len() - self.end < CHUNK) {
+            self.buf.copy_within(drop..self.end, 0);
+            self.end -= drop;
             self.base += drop as u64;
             self.pos -= drop;
             if let Some(k) = self.keep.as_mut() {
                 *k -= drop;
             }
         }
-        let old = self.buf.len();
-        self.buf.resize(old + CHUNK, 0);
+        if self.buf.len() - self.end < CHUNK {
+            self.buf.resize(self.end + CHUNK, 0);
+        }
         let n = loop {
-            match self.src.read(&mut self.buf[old..]) {
+            match self.src.read(&mut self.buf[self.end..]) {
                 Ok(n) => break n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    self.buf.truncate(old);
-                    return Err(e);
-                }
+                Err(e) => return Err(e),
             }
         };
-        self.buf.truncate(old + n);
+        self.end += n;
         if n == 0 {
             self.eof = true;
             return Ok(false);
@@ -162,18 +164,18 @@ impl<R: Read> Framer<R> {
     }
 
     fn skip_bom(&mut self) -> io::Result<()> {
-        while self.buf.len() < 3 && self.fill()? {}
-        if self.buf.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        while self.end < 3 && self.fill()? {}
+        if self.buf[..self.end].starts_with(&[0xEF, 0xBB, 0xBF]) {
             self.pos = 3;
         }
         Ok(())
     }
 
     fn peek(&mut self) -> io::Result<Option<u8>> {
-        if self.pos >= self.buf.len() && !self.fill()? {
+        if self.pos >= self.end && !self.fill()? {
             return Ok(None);
         }
-        Ok(self.buf.get(self.pos).copied())
+        Ok(self.buf[..self.end].get(self.pos).copied())
     }
 
     fn skip_ws(&mut self) -> io::Result<Option<u8>> {
@@ -215,7 +217,7 @@ impl<R: Read> Framer<R> {
                 let mut in_str = false;
                 loop {
                     let mut i = self.pos;
-                    let end = self.buf.len();
+                    let end = self.end;
                     while i < end {
                         if in_str {
                             // Most bytes of a record are inside strings: jump to the next
@@ -259,9 +261,9 @@ impl<R: Read> Framer<R> {
                     }
                     self.pos = i;
                     self.check_size(start_abs)?;
-                    let before = self.buf.len() - self.pos;
+                    let before = self.end - self.pos;
                     if !self.fill().map_err(|e| Scan::Fatal(self.io_error(e)))?
-                        || self.buf.len() - self.pos == before
+                        || self.end - self.pos == before
                     {
                         return Err(fatal(
                             start_abs,
@@ -299,7 +301,7 @@ impl<R: Read> Framer<R> {
     fn scan_string_body(&mut self, start_abs: u64) -> Step {
         loop {
             let mut i = self.pos;
-            let end = self.buf.len();
+            let end = self.end;
             while i < end {
                 match memchr::memchr2(b'"', b'\\', &self.buf[i..end]) {
                     None => i = end,
@@ -319,9 +321,9 @@ impl<R: Read> Framer<R> {
             }
             self.pos = i;
             self.check_size(start_abs)?;
-            let before = self.buf.len() - self.pos;
+            let before = self.end - self.pos;
             if !self.fill().map_err(|e| Scan::Fatal(self.io_error(e)))?
-                || self.buf.len() - self.pos == before
+                || self.end - self.pos == before
             {
                 return Err(fatal(start_abs, "unexpected end of input inside a string"));
             }
@@ -473,7 +475,7 @@ impl<R: Read> Framer<R> {
     /// (how JSON Lines and concatenated documents begin); false at end of input.
     fn resync_after(&mut self, start_abs: u64) -> io::Result<bool> {
         if start_abs >= self.base {
-            self.pos = ((start_abs - self.base) as usize).min(self.buf.len());
+            self.pos = ((start_abs - self.base) as usize).min(self.end);
         }
         loop {
             // Skip to just after the next newline.

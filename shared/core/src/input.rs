@@ -172,8 +172,8 @@ pub fn decoded<'a, R: Read + 'a>(inner: R) -> io::Result<Box<dyn Read + 'a>> {
 }
 
 /// What a reader hands on for each CloudTrail record (borrowing from the framed bytes).
-pub struct RecordItem<'a> {
-    pub record: RawRecord<'a>,
+pub struct RecordItem<'r, 'a> {
+    pub record: &'r RawRecord<'a>,
     pub origin: Origin,
 }
 
@@ -205,7 +205,7 @@ pub fn read_stream(
     reader: impl Read,
     name: &Arc<str>,
     stats: &mut ReadStats,
-    on_record: &mut dyn FnMut(RecordItem<'_>),
+    on_record: &mut dyn FnMut(RecordItem<'_, '_>),
 ) {
     let mut framer = Framer::new(reader);
     let mut frame_errors: Vec<FrameError> = Vec::new();
@@ -240,69 +240,82 @@ fn handle_frame(
     frame: Frame<'_>,
     name: &Arc<str>,
     stats: &mut ReadStats,
-    on_record: &mut dyn FnMut(RecordItem<'_>),
+    on_record: &mut dyn FnMut(RecordItem<'_, '_>),
 ) {
     stats.bytes += frame.bytes.len() as u64;
     handle_document(
         frame.bytes,
         frame.index,
         frame.offset,
+        0,
         name,
         stats,
         on_record,
     );
 }
 
+/// Envelopes nest at most this deep (an EventBridge detail holding a LookupEvents item...).
+const MAX_NESTING: u8 = 3;
+
+#[allow(clippy::too_many_arguments)]
 fn handle_document(
     bytes: &[u8],
     index: u64,
     offset: u64,
+    mut depth: u8,
     name: &Arc<str>,
     stats: &mut ReadStats,
-    on_record: &mut dyn FnMut(RecordItem<'_>),
+    on_record: &mut dyn FnMut(RecordItem<'_, '_>),
 ) {
-    let parsed: Result<RawRecord<'_>, serde_json::Error> = serde_json::from_slice(bytes);
-    let doc = parsed.and_then(|r| r.classify(0));
-    match doc {
-        Ok(Document::Record(record)) => {
-            stats.records += 1;
-            on_record(RecordItem {
-                record: *record,
-                origin: Origin {
-                    file: name.clone(),
-                    index,
-                },
-            });
-        }
-        Ok(Document::Embedded(text)) => {
-            // Embedded records are never embedded twice (classify stops nesting).
-            match serde_json::from_str::<RawRecord<'_>>(&text).and_then(|r| r.classify(3)) {
-                Ok(Document::Record(record)) => {
-                    stats.records += 1;
-                    on_record(RecordItem {
-                        record: *record,
-                        origin: Origin {
-                            file: name.clone(),
-                            index,
-                        },
-                    });
-                }
-                Ok(Document::NotARecord(reason)) => stats.skip(reason),
-                Ok(Document::Embedded(_)) => stats.skip(SkipReason::NotACloudTrailRecord),
-                Err(e) => stats.input_errors.push(InputError {
-                    path: name.to_string(),
-                    record_index: Some(index),
-                    byte_offset: Some(offset),
-                    reason: format!("malformed embedded record: {e}"),
-                }),
-            }
-        }
-        Ok(Document::NotARecord(reason)) => stats.skip(reason),
-        Err(e) => stats.input_errors.push(InputError {
+    let error = |stats: &mut ReadStats, e: serde_json::Error| {
+        stats.input_errors.push(InputError {
             path: name.to_string(),
             record_index: Some(index),
             byte_offset: Some(offset),
             reason: format!("malformed record: {e}"),
-        }),
+        })
+    };
+    let mut rec: RawRecord<'_> = match serde_json::from_slice(bytes) {
+        Ok(r) => r,
+        Err(e) => return error(stats, e),
+    };
+    loop {
+        match rec.classify() {
+            Document::Record => {
+                stats.records += 1;
+                on_record(RecordItem {
+                    record: &rec,
+                    origin: Origin {
+                        file: name.clone(),
+                        index,
+                    },
+                });
+                return;
+            }
+            Document::NotARecord(reason) => return stats.skip(reason),
+            _ if depth >= MAX_NESTING => return stats.skip(SkipReason::NotACloudTrailRecord),
+            Document::Detail(detail) => {
+                depth += 1;
+                rec = match serde_json::from_str(detail.get()) {
+                    Ok(r) => r,
+                    Err(e) => return error(stats, e),
+                };
+                if !rec.looks_like_cloudtrail() && rec.detail.is_none() {
+                    return stats.skip(SkipReason::EventBridgeOther);
+                }
+            }
+            Document::Embedded(text) => {
+                // The text is owned here: finish this document in its own scope.
+                return handle_document(
+                    text.as_bytes(),
+                    index,
+                    offset,
+                    depth + 1,
+                    name,
+                    stats,
+                    on_record,
+                );
+            }
+        }
     }
 }

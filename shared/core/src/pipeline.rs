@@ -138,8 +138,8 @@ impl<'a> Pipeline<'a> {
     }
 
     /// Normalises and evaluates one record; hits are buffered and written in batches.
-    pub fn process_record(&mut self, item: RecordItem<'_>) -> Result<(), PipelineError> {
-        let act = match normalise_unclassified(&item.record, item.origin) {
+    pub fn process_record(&mut self, item: RecordItem<'_, '_>) -> Result<(), PipelineError> {
+        let act = match normalise_unclassified(item.record, item.origin) {
             Ok(a) => a,
             Err(reason) => {
                 self.skip(reason);

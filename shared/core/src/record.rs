@@ -207,11 +207,13 @@ pub struct Resource<'a> {
     pub resource_type: Option<Cow<'a, str>>,
 }
 
-/// What a parsed JSON document turned out to be.
+/// What a parsed JSON document turned out to be (decided without moving the record).
 #[derive(Debug)]
 pub enum Document<'a> {
-    /// A CloudTrail record (possibly unwrapped from an EventBridge envelope).
-    Record(Box<RawRecord<'a>>),
+    /// The document is a CloudTrail record.
+    Record,
+    /// An EventBridge envelope: its `detail` holds the record; parse it again.
+    Detail(&'a RawValue),
     /// A CloudTrail record embedded as a JSON string (a LookupEvents item's `CloudTrailEvent`):
     /// parse this text again.
     Embedded(String),
@@ -268,7 +270,7 @@ pub const CLOUDTRAIL_DETAIL_TYPES: [&str; 4] = [
 
 impl<'a> RawRecord<'a> {
     /// True when the record carries any of the fields every CloudTrail record has.
-    fn looks_like_cloudtrail(&self) -> bool {
+    pub fn looks_like_cloudtrail(&self) -> bool {
         let source_ok = self
             .event_source
             .as_deref()
@@ -289,61 +291,46 @@ impl<'a> RawRecord<'a> {
         }
     }
 
-    /// Decide what this parsed document is. `depth` guards against envelopes nested forever.
-    pub fn classify(self, depth: u8) -> Result<Document<'a>, serde_json::Error> {
-        if let Some(detail) = &self.detail {
+    /// Decide what this parsed document is.
+    pub fn classify(&self) -> Document<'a> {
+        if let Some(detail) = self.detail {
             let is_ct = self
                 .detail_type
                 .as_deref()
-                .map(|t| CLOUDTRAIL_DETAIL_TYPES.contains(&t))
-                .unwrap_or(false);
+                .is_some_and(|t| CLOUDTRAIL_DETAIL_TYPES.contains(&t));
             if is_ct || self.detail_type.is_none() {
-                if depth > 2 {
-                    return Ok(Document::NotARecord(SkipReason::NotACloudTrailRecord));
-                }
-                let inner: RawRecord<'a> = serde_json::from_str(detail.get())?;
-                if inner.looks_like_cloudtrail() {
-                    return inner.classify(depth + 1);
-                }
-                return Ok(Document::NotARecord(SkipReason::EventBridgeOther));
+                return Document::Detail(detail);
             }
-            return Ok(Document::NotARecord(SkipReason::EventBridgeOther));
+            return Document::NotARecord(SkipReason::EventBridgeOther);
         }
-        if let Some(embedded) = self.lookup_cloudtrail_event {
-            if depth <= 2 {
-                return Ok(Document::Embedded(embedded.into_owned()));
-            }
-            return Ok(Document::NotARecord(SkipReason::NotACloudTrailRecord));
+        if let Some(embedded) = &self.lookup_cloudtrail_event {
+            return Document::Embedded(embedded.to_string());
         }
         if self.s3_event.as_deref() == Some("s3:TestEvent") {
-            return Ok(Document::NotARecord(SkipReason::S3TestEvent));
+            return Document::NotARecord(SkipReason::S3TestEvent);
         }
         if self.sns_type.is_some() && self.sns_message.is_some() {
-            return Ok(Document::NotARecord(SkipReason::SnsMessage));
+            return Document::NotARecord(SkipReason::SnsMessage);
         }
         if self.digest_start_time.is_some() || self.log_files.is_some() {
-            return Ok(Document::NotARecord(SkipReason::DigestFile));
+            return Document::NotARecord(SkipReason::DigestFile);
         }
         if self.s3_bucket.is_some() && !self.looks_like_cloudtrail() {
-            return Ok(Document::NotARecord(SkipReason::CloudTrailSnsNotification));
+            return Document::NotARecord(SkipReason::CloudTrailSnsNotification);
         }
         if self.s3_notification_entity.is_some() || self.event_source.as_deref() == Some("aws:s3") {
-            return Ok(Document::NotARecord(SkipReason::S3Notification));
+            return Document::NotARecord(SkipReason::S3Notification);
         }
         if self.sns_lambda_entity.is_some() || self.upper_event_source.as_deref() == Some("aws:sns")
         {
-            return Ok(Document::NotARecord(SkipReason::SnsMessage));
+            return Document::NotARecord(SkipReason::SnsMessage);
         }
         if self.event_source.as_deref() == Some("aws:sqs") {
-            return Ok(Document::NotARecord(SkipReason::SqsMessage));
+            return Document::NotARecord(SkipReason::SqsMessage);
         }
         if self.looks_like_cloudtrail() {
-            return Ok(Document::Record(Box::new(self)));
+            return Document::Record;
         }
-        if self.records.is_some() {
-            // A `Records` key whose value is not a list of records (framing hands lists over).
-            return Ok(Document::NotARecord(SkipReason::NotACloudTrailRecord));
-        }
-        Ok(Document::NotARecord(SkipReason::NotACloudTrailRecord))
+        Document::NotARecord(SkipReason::NotACloudTrailRecord)
     }
 }

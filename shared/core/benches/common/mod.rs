@@ -109,9 +109,8 @@ fn record_bytes(doc: &[u8], depth: u8) -> Option<Vec<u8>> {
     let rec: RawRecord = serde_json::from_slice(doc).ok()?;
     let detail = rec.detail.as_ref().map(|d| d.get().as_bytes().to_vec());
     let embedded = rec.lookup_cloudtrail_event.as_deref().map(str::to_owned);
-    match rec.classify(0).ok()? {
-        Document::Record(_) | Document::Embedded(_) => {}
-        Document::NotARecord(_) => return None,
+    if let Document::NotARecord(_) = rec.classify() {
+        return None;
     }
     if let Some(d) = detail {
         return record_bytes(&d, depth + 1);
