@@ -203,6 +203,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
+        // The reader of our output went away (`| head`): not a failure of ours.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
@@ -210,13 +212,31 @@ fn main() -> ExitCode {
     }
 }
 
-fn open_store(spec: &str) -> Result<SqliteStore> {
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || c.downcast_ref::<serde_json::Error>()
+                .and_then(|j| j.io_error_kind())
+                .is_some_and(|k| k == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Opens the findings store. `create` is for `replay`; the query and status commands need an
+/// existing store, so a mistyped path is an error rather than an empty new database.
+fn open_store(spec: &str, create: bool) -> Result<SqliteStore> {
     if spec == ":memory:" {
         return SqliteStore::in_memory().context("opening in-memory store");
     }
-    let path = spec.strip_prefix("sqlite:").unwrap_or(spec);
     if spec.starts_with("dynamodb:") {
         bail!("the DynamoDB store is not available in this build; use a SQLite path");
+    }
+    let path = spec.strip_prefix("sqlite:").unwrap_or(spec);
+    if path.trim().is_empty() {
+        bail!("--store needs a file path (or :memory:)");
+    }
+    if !create && !Path::new(path).exists() {
+        bail!("no findings store at {path} (run `govtrail replay --store {path}` first)");
     }
     SqliteStore::open(Path::new(path)).with_context(|| format!("opening store {path}"))
 }
@@ -274,7 +294,7 @@ fn replay(
     no_progress: bool,
 ) -> Result<ExitCode> {
     let inv = load_inventory(inventory)?;
-    let mut store = open_store(store)?;
+    let mut store = open_store(store, true)?;
     let now = now.unwrap_or_else(Utc::now);
     let touched;
     let summary = {
@@ -420,7 +440,7 @@ fn findings(cmd: FindingsCommand) -> Result<ExitCode> {
             limit,
             format,
         } => {
-            let store = open_store(&store.store)?;
+            let store = open_store(&store.store, false)?;
             let filter = FindingFilter {
                 owner,
                 rule,
@@ -449,7 +469,7 @@ fn findings(cmd: FindingsCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         FindingsCommand::Show { id, store } => {
-            let store = open_store(&store.store)?;
+            let store = open_store(&store.store, false)?;
             match store.get(&id)? {
                 Some(f) => {
                     let mut out = std::io::stdout().lock();
@@ -490,9 +510,20 @@ fn set_status(
     until: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Result<ExitCode> {
-    let mut store = open_store(store)?;
+    if reason.as_deref().is_some_and(|r| r.trim().is_empty()) {
+        bail!("--reason must not be empty");
+    }
+    if let Some(u) = until {
+        if u <= now {
+            bail!(
+                "--until {} is not in the future",
+                govtrail_core::activity::format_time(&u)
+            );
+        }
+    }
+    let mut store = open_store(store, false)?;
     let f = store.set_status(id, status, reason, until, now)?;
-    println!("{} {}", f.id, f.status.as_str());
+    writeln!(std::io::stdout().lock(), "{} {}", f.id, f.status.as_str())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -505,11 +536,12 @@ fn validate(path: &Path) -> Result<ExitCode> {
                 .iter()
                 .filter(|r| r.principal.is_wildcard())
                 .count();
-            println!(
+            writeln!(
+                std::io::stdout().lock(),
                 "{}: ok: {total} governance records ({patterns} wildcard patterns), {} accounts mapped to environments",
                 path.display(),
                 inv.settings.accounts.len()
-            );
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         Err(errs) => {

@@ -4,11 +4,14 @@ use govtrail_core::input::ReadStats;
 use govtrail_core::{Activity, Finding, RuleId, Summary};
 use std::io::{self, Write};
 
+/// Shortens a value for a table cell; control characters (escape sequences, newlines from
+/// a forged record) are shown as `?` so they cannot rewrite the terminal.
 fn cut(s: &str, n: usize) -> String {
+    let clean = s.chars().map(|c| if c.is_control() { '?' } else { c });
     if s.chars().count() <= n {
-        s.to_string()
+        clean.collect()
     } else {
-        let mut t: String = s.chars().take(n.saturating_sub(1)).collect();
+        let mut t: String = clean.take(n.saturating_sub(1)).collect();
         t.push('…');
         t
     }
@@ -34,7 +37,7 @@ pub fn findings_table(out: &mut dyn Write, findings: &[Finding]) -> io::Result<(
             f.count,
             cut(f.owner.as_deref().unwrap_or("-"), 16),
             f.status.as_str(),
-            f.id
+            cut(&f.id, 64)
         )?;
     }
     Ok(())
@@ -56,6 +59,13 @@ pub fn summary_lines(out: &mut dyn Write, s: &Summary) -> io::Result<()> {
         let parts: Vec<String> = s.skipped.iter().map(|(k, v)| format!("{k}={v}")).collect();
         writeln!(out, "skipped: {}", parts.join(" "))?;
     }
+    if s.records_without_time > 0 {
+        writeln!(
+            out,
+            "warning: {} records had no readable eventTime and were judged at --now",
+            s.records_without_time
+        )?;
+    }
     writeln!(
         out,
         "elapsed: {:.3}s  ({:.0} records/s)",
@@ -70,7 +80,7 @@ fn input_errors(out: &mut dyn Write, errs: &[govtrail_core::InputError]) -> io::
     }
     writeln!(out, "input errors: {}", errs.len())?;
     for e in errs {
-        writeln!(out, "  {e}")?;
+        writeln!(out, "  {}", cut(&e.to_string(), 400))?;
     }
     Ok(())
 }
@@ -111,8 +121,8 @@ pub fn event_row(out: &mut dyn Write, a: &Activity) -> io::Result<()> {
         cut(&a.principal, 60),
         cut(&a.action, 40),
         a.actor_class.as_str(),
-        a.region.as_deref().unwrap_or("-"),
-        a.source_ip.as_deref().unwrap_or("-")
+        cut(a.region.as_deref().unwrap_or("-"), 14),
+        cut(a.source_ip.as_deref().unwrap_or("-"), 60)
     )
 }
 

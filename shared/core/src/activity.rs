@@ -83,6 +83,10 @@ pub struct Activity {
     pub resources: Vec<String>,
     /// For IAM identity-creating calls: the principal being created (user, role, key owner).
     pub created_principal: Option<String>,
+    /// For records without an eventID: a hash of the record's JSON text, so the same record
+    /// counts once wherever it is read from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_key: Option<String>,
     pub origin: Origin,
 }
 
@@ -98,22 +102,48 @@ pub fn format_time(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
+/// Parses an eventTime: RFC 3339 as CloudTrail writes it, else the forms other exporters
+/// use (a space instead of `T`, no zone meaning UTC, epoch seconds or milliseconds).
 pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    let s = s.trim();
+    for fmt in ["%Y-%m-%d %H:%M:%S%.f%:z", "%Y-%m-%d %H:%M:%S%.f%z"] {
+        if let Ok(t) = DateTime::parse_from_str(s, fmt) {
+            return Some(t.with_timezone(&Utc));
+        }
+    }
+    let naive = s.trim_end_matches(['Z', 'z']);
+    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
+        if let Ok(t) = chrono::NaiveDateTime::parse_from_str(naive, fmt) {
+            return Some(t.and_utc());
+        }
+    }
+    if !s.is_empty() && s.len() <= 13 && s.bytes().all(|b| b.is_ascii_digit()) {
+        let n: i64 = s.parse().ok()?;
+        // Ten digits or fewer are seconds (until 2286), more are milliseconds.
+        return if s.len() <= 10 {
+            DateTime::from_timestamp(n, 0)
+        } else {
+            DateTime::from_timestamp_millis(n)
+        };
+    }
+    None
 }
 
 impl Activity {
     /// The key that makes one action count once: `sharedEventID` when present (the copies of
-    /// a cross-account call share it), else recipient account + eventID, else the origin.
+    /// a cross-account call share it), else recipient account + eventID, else a hash of the
+    /// record's text, else where it was read.
     pub fn dedup_key(&self) -> String {
         if let Some(s) = &self.shared_event_id {
             return format!("shared:{s}");
         }
-        match &self.event_id {
-            Some(id) => format!("{}:{id}", self.account_id.as_deref().unwrap_or("")),
-            None => format!("origin:{}#{}", self.origin.file, self.origin.index),
+        match (&self.event_id, &self.content_key) {
+            (Some(id), _) => format!("{}:{id}", self.account_id.as_deref().unwrap_or("")),
+            (None, Some(k)) => format!("content:{k}"),
+            (None, None) => format!("origin:{}#{}", self.origin.file, self.origin.index),
         }
     }
 
@@ -208,6 +238,7 @@ pub fn normalise_unclassified(rec: &RawRecord<'_>, origin: Origin) -> Result<Act
         web_identity_provider,
         resources: Vec::new(),
         created_principal: None,
+        content_key: None,
         origin,
     };
     crate::resources::extract(rec, &mut act);

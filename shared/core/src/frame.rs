@@ -22,12 +22,17 @@ pub struct Frame<'a> {
     pub bytes: &'a [u8],
 }
 
-/// A structural problem in the stream at a byte offset.
+/// A structural problem in the stream at a byte offset (and the index the next document
+/// would have had, when the problem is inside an array of records).
 #[derive(Debug)]
 pub struct FrameError {
     pub offset: u64,
+    pub record_index: Option<u64>,
     pub reason: String,
 }
+
+/// Structural errors kept per stream before the rest are only counted.
+pub const MAX_FRAME_ERRORS: usize = 100;
 
 enum Scan {
     Fatal(FrameError),
@@ -43,6 +48,11 @@ pub struct Framer<R> {
     eof: bool,
     keep: Option<usize>,
     next_index: u64,
+    limit: usize,
+    /// Errors the framer recovered from inside an array (reported by `run`).
+    recovered: Vec<FrameError>,
+    /// Recovered errors beyond `MAX_FRAME_ERRORS`, only counted.
+    unlisted: u64,
 }
 
 type Step = Result<(), Scan>;
@@ -50,8 +60,13 @@ type Step = Result<(), Scan>;
 fn fatal(offset: u64, reason: impl Into<String>) -> Scan {
     Scan::Fatal(FrameError {
         offset,
+        record_index: None,
         reason: reason.into(),
     })
+}
+
+fn is_io(e: &FrameError) -> bool {
+    e.reason.starts_with("read error")
 }
 
 impl<R: Read> Framer<R> {
@@ -65,7 +80,16 @@ impl<R: Read> Framer<R> {
             eof: false,
             keep: None,
             next_index: 0,
+            limit: MAX_DOCUMENT_BYTES,
+            recovered: Vec::new(),
+            unlisted: 0,
         }
+    }
+
+    /// Refuses documents larger than `limit` bytes (default `MAX_DOCUMENT_BYTES`).
+    pub fn with_limit(mut self, limit: usize) -> Self {
+        self.limit = limit;
+        self
     }
 
     /// Number of documents handed out so far.
@@ -85,7 +109,10 @@ impl<R: Read> Framer<R> {
         loop {
             let c = match self.skip_ws() {
                 Ok(Some(c)) => c,
-                Ok(None) => return Ok(()),
+                Ok(None) => {
+                    self.report_unlisted(on_error);
+                    return Ok(());
+                }
                 Err(e) => return Err(self.io_error(e)),
             };
             let start = self.pos;
@@ -103,20 +130,67 @@ impl<R: Read> Framer<R> {
                 )),
             };
             self.keep = None;
+            for e in self.recovered.drain(..) {
+                on_error(e);
+            }
             match res {
                 Ok(()) => {}
                 Err(Scan::Fatal(err)) => {
-                    if err.reason.starts_with("read error") {
+                    if is_io(&err) {
+                        self.report_unlisted(on_error);
                         return Err(err);
                     }
                     on_error(err);
                     // Resume at the line after the one this value started on.
                     if !self.resync_after(start_abs).map_err(|e| self.io_error(e))? {
+                        self.report_unlisted(on_error);
                         return Ok(());
                     }
                 }
             }
         }
+    }
+
+    fn report_unlisted(&mut self, on_error: &mut dyn FnMut(FrameError)) {
+        if self.unlisted > 0 {
+            on_error(FrameError {
+                offset: self.abs(self.pos),
+                record_index: None,
+                reason: format!(
+                    "{} more structural errors in this input (not listed)",
+                    self.unlisted
+                ),
+            });
+            self.unlisted = 0;
+        }
+    }
+
+    /// After a structural error inside an array, moves to the next element that can be read:
+    /// a `{` after `,`, `}` or `[` (a missing comma, a stray brace, a broken record) and notes
+    /// the error; at end of input the error is returned as the stream's last word.
+    fn recover(&mut self, mut err: FrameError, from: usize, at_boundary: bool) -> Step {
+        err.record_index = Some(self.next_index);
+        self.keep = None;
+        self.pos = from.min(self.end);
+        let mut last = if at_boundary { b',' } else { b'\0' };
+        loop {
+            let Some(b) = self.peek().map_err(|e| Scan::Fatal(self.io_error(e)))? else {
+                return Err(Scan::Fatal(err));
+            };
+            if b == b'{' && matches!(last, b',' | b'}' | b'[') {
+                break;
+            }
+            if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+                last = b;
+            }
+            self.pos += 1;
+        }
+        if self.recovered.len() < MAX_FRAME_ERRORS {
+            self.recovered.push(err);
+        } else {
+            self.unlisted += 1;
+        }
+        Ok(())
     }
 
     fn abs(&self, idx: usize) -> u64 {
@@ -126,6 +200,7 @@ impl<R: Read> Framer<R> {
     fn io_error(&self, e: io::Error) -> FrameError {
         FrameError {
             offset: self.abs(self.pos),
+            record_index: None,
             reason: format!("read error: {e}"),
         }
     }
@@ -288,10 +363,10 @@ impl<R: Read> Framer<R> {
     }
 
     fn check_size(&self, start_abs: u64) -> Step {
-        if self.abs(self.pos) - start_abs > MAX_DOCUMENT_BYTES as u64 {
+        if self.abs(self.pos) - start_abs > self.limit as u64 {
             return Err(fatal(
                 start_abs,
-                format!("JSON value larger than {MAX_DOCUMENT_BYTES} bytes"),
+                format!("JSON value larger than {} bytes", self.limit),
             ));
         }
         Ok(())
@@ -345,6 +420,7 @@ impl<R: Read> Framer<R> {
     /// as one document (the caller set `keep` at its start).
     fn object(&mut self, whole: bool, emit: &mut dyn FnMut(Frame<'_>)) -> Step {
         let start = self.pos;
+        let start_abs = self.abs(start);
         self.pos += 1; // '{'
         let mut streamed = false;
         loop {
@@ -381,6 +457,10 @@ impl<R: Read> Framer<R> {
                 self.records_array(emit)?;
             } else {
                 self.scan_value()?;
+                if whole && !streamed {
+                    // The whole object is buffered: hold it to the same bound as one value.
+                    self.check_size(start_abs)?;
+                }
             }
             let c = self.step_ws()?;
             match c {
@@ -404,9 +484,16 @@ impl<R: Read> Framer<R> {
         Ok(())
     }
 
-    /// The `Records` array: every element is one document.
+    /// The `Records` array: every element is one document. A structural error inside it is
+    /// reported and reading resumes at the next element.
     fn records_array(&mut self, emit: &mut dyn FnMut(Frame<'_>)) -> Step {
         self.pos += 1; // '['
+        self.array_elements(false, emit)
+    }
+
+    /// Elements of an array up to its `]`. With `objects_whole`, object elements go through
+    /// `object` (they may be log files themselves).
+    fn array_elements(&mut self, objects_whole: bool, emit: &mut dyn FnMut(Frame<'_>)) -> Step {
         loop {
             let c = self.step_ws()?;
             if c == b']' {
@@ -415,10 +502,23 @@ impl<R: Read> Framer<R> {
             }
             let start = self.pos;
             self.keep = Some(start);
-            self.scan_value()?;
+            let scanned = if objects_whole && c == b'{' {
+                self.object(true, emit)
+            } else {
+                self.scan_value().map(|()| {
+                    let start = self.keep.unwrap_or(start);
+                    self.emit_range(start, emit);
+                })
+            };
             let start = self.keep.unwrap_or(start);
-            self.emit_range(start, emit);
             self.keep = None;
+            if let Err(Scan::Fatal(e)) = scanned {
+                if is_io(&e) {
+                    return Err(Scan::Fatal(e));
+                }
+                self.recover(e, start + 1, false)?;
+                continue;
+            }
             match self.step_ws()? {
                 b',' => self.pos += 1,
                 b']' => {
@@ -426,10 +526,13 @@ impl<R: Read> Framer<R> {
                     return Ok(());
                 }
                 c => {
-                    return Err(fatal(
-                        self.abs(self.pos),
-                        format!("expected ',' or ']' in array, found {}", describe_byte(c)),
-                    ))
+                    let e = FrameError {
+                        offset: self.abs(self.pos),
+                        record_index: None,
+                        reason: format!("expected ',' or ']' in array, found {}", describe_byte(c)),
+                    };
+                    let from = self.pos;
+                    self.recover(e, from, true)?;
                 }
             }
         }
@@ -439,36 +542,7 @@ impl<R: Read> Framer<R> {
     fn top_array(&mut self, emit: &mut dyn FnMut(Frame<'_>)) -> Step {
         self.pos += 1; // '['
         self.keep = None;
-        loop {
-            let c = self.step_ws()?;
-            if c == b']' {
-                self.pos += 1;
-                return Ok(());
-            }
-            let start = self.pos;
-            self.keep = Some(start);
-            if c == b'{' {
-                self.object(true, emit)?;
-            } else {
-                self.scan_value()?;
-                let start = self.keep.unwrap_or(start);
-                self.emit_range(start, emit);
-            }
-            self.keep = None;
-            match self.step_ws()? {
-                b',' => self.pos += 1,
-                b']' => {
-                    self.pos += 1;
-                    return Ok(());
-                }
-                c => {
-                    return Err(fatal(
-                        self.abs(self.pos),
-                        format!("expected ',' or ']' in array, found {}", describe_byte(c)),
-                    ))
-                }
-            }
-        }
+        self.array_elements(true, emit)
     }
 
     /// Positions the framer at the next line, after `start_abs`, that starts with `{` or `[`
@@ -616,6 +690,52 @@ mod tests {
         assert!(res.is_ok());
         assert!(errs.is_empty(), "{errs:?}");
         assert_eq!(out, vec![r#"{"a":"x\"}\\"}"#, r#"{"b":"\\"}"#]);
+    }
+
+    #[test]
+    fn structural_errors_inside_records_resume_at_the_next_record() {
+        // A stray brace after record 1, a missing comma after record 3.
+        let (out, errs, fatal) =
+            frames(br#"{"Records":[{"a":0},{"a":1}},{"a":2},{"a":3}{"a":4},{"a":5}]}"#);
+        let docs: Vec<_> = out.into_iter().map(|(_, s)| s).collect();
+        assert_eq!(
+            docs,
+            vec![
+                r#"{"a":0}"#,
+                r#"{"a":1}"#,
+                r#"{"a":2}"#,
+                r#"{"a":3}"#,
+                r#"{"a":4}"#,
+                r#"{"a":5}"#
+            ]
+        );
+        assert_eq!(
+            errs,
+            vec![
+                "expected ',' or ']' in array, found '}'@27",
+                "expected ',' or ']' in array, found '{'@44"
+            ]
+        );
+        assert!(fatal.is_none());
+    }
+
+    #[test]
+    fn a_huge_object_is_refused_not_buffered() {
+        let mut body = String::from("{");
+        for i in 0..50 {
+            body.push_str(&format!("\"k{i}\":\"v\","));
+        }
+        body.push_str("\"end\":1}\n{\"ok\":1}");
+        let mut f = Framer::new(body.as_bytes()).with_limit(100);
+        let mut docs = Vec::new();
+        let mut errs = Vec::new();
+        let r = f.run(
+            &mut |fr| docs.push(String::from_utf8_lossy(fr.bytes).into_owned()),
+            &mut |e| errs.push(e.reason),
+        );
+        assert!(r.is_ok());
+        assert_eq!(docs, vec![r#"{"ok":1}"#]);
+        assert_eq!(errs, vec!["JSON value larger than 100 bytes"]);
     }
 
     #[test]

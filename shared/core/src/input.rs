@@ -4,7 +4,7 @@
 use crate::frame::{Frame, FrameError, Framer};
 use crate::record::{Document, RawRecord, SkipReason};
 use flate2::read::MultiGzDecoder;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
@@ -54,11 +54,47 @@ pub struct ReadStats {
     pub input_errors: Vec<InputError>,
     /// Bytes of the documents framed (after decompression).
     pub bytes: u64,
+    /// Errors of the current input beyond `MAX_ERRORS_PER_INPUT`: counted, not listed.
+    #[serde(skip)]
+    unlisted: u64,
+    #[serde(skip)]
+    listed_this_input: usize,
 }
+
+/// Input errors listed per input; the rest of that input's errors are counted in one line.
+pub const MAX_ERRORS_PER_INPUT: usize = 100;
 
 impl ReadStats {
     pub fn skip(&mut self, reason: SkipReason) {
         *self.skipped.entry(reason.as_str()).or_insert(0) += 1;
+    }
+
+    /// Records an input error; past `MAX_ERRORS_PER_INPUT` for one input it is only counted.
+    pub fn error(&mut self, e: InputError) {
+        if self.listed_this_input < MAX_ERRORS_PER_INPUT {
+            self.listed_this_input += 1;
+            self.input_errors.push(e);
+        } else {
+            self.unlisted += 1;
+        }
+    }
+
+    fn begin_input(&mut self) {
+        self.listed_this_input = 0;
+        self.unlisted = 0;
+    }
+
+    fn end_input(&mut self, name: &str) {
+        if self.unlisted > 0 {
+            self.input_errors.push(InputError {
+                path: name.to_string(),
+                record_index: None,
+                byte_offset: None,
+                reason: format!("{} more errors in this input (not listed)", self.unlisted),
+            });
+        }
+        self.unlisted = 0;
+        self.listed_this_input = 0;
     }
 }
 
@@ -88,17 +124,30 @@ pub fn readable_name(name: &str) -> bool {
 
 /// Expands command-line paths into inputs: `-` is stdin, a file is always read, a folder is
 /// walked recursively in sorted order keeping only readable names (others are counted).
+/// A file reached twice (the same path spelled twice, symbolic links, link loops) is read once;
+/// in folders, only regular files are read (no pipes or devices that would block).
 pub fn discover(paths: &[PathBuf], stats: &mut ReadStats) -> Vec<Source> {
     let mut out = Vec::new();
+    let mut seen: HashSet<PathBuf> = HashSet::new();
     for p in paths {
         if p.as_os_str() == "-" {
             out.push(Source::Stdin);
             continue;
         }
         match std::fs::metadata(p) {
-            Ok(m) if m.is_dir() => walk(p, &mut out, stats),
-            Ok(_) => out.push(Source::File(p.clone())),
-            Err(e) => stats.input_errors.push(InputError {
+            Ok(m) if m.is_dir() => {
+                if first_visit(p, &mut seen) {
+                    walk(p, &mut out, stats, &mut seen)
+                }
+            }
+            Ok(_) => {
+                if first_visit(p, &mut seen) {
+                    out.push(Source::File(p.clone()))
+                } else {
+                    stats.skip(SkipReason::DuplicatePath);
+                }
+            }
+            Err(e) => stats.error(InputError {
                 path: p.display().to_string(),
                 record_index: None,
                 byte_offset: None,
@@ -106,14 +155,23 @@ pub fn discover(paths: &[PathBuf], stats: &mut ReadStats) -> Vec<Source> {
             }),
         }
     }
+    stats.end_input("(command line)");
     out
 }
 
-fn walk(dir: &Path, out: &mut Vec<Source>, stats: &mut ReadStats) {
+/// True the first time a file or folder (by its canonical path) is seen.
+fn first_visit(p: &Path, seen: &mut HashSet<PathBuf>) -> bool {
+    match std::fs::canonicalize(p) {
+        Ok(c) => seen.insert(c),
+        Err(_) => true,
+    }
+}
+
+fn walk(dir: &Path, out: &mut Vec<Source>, stats: &mut ReadStats, seen: &mut HashSet<PathBuf>) {
     let entries = match std::fs::read_dir(dir) {
         Ok(rd) => rd,
         Err(e) => {
-            stats.input_errors.push(InputError {
+            stats.error(InputError {
                 path: dir.display().to_string(),
                 record_index: None,
                 byte_offset: None,
@@ -126,7 +184,7 @@ fn walk(dir: &Path, out: &mut Vec<Source>, stats: &mut ReadStats) {
     for entry in entries {
         match entry {
             Ok(e) => paths.push(e.path()),
-            Err(e) => stats.input_errors.push(InputError {
+            Err(e) => stats.error(InputError {
                 path: dir.display().to_string(),
                 record_index: None,
                 byte_offset: None,
@@ -137,19 +195,28 @@ fn walk(dir: &Path, out: &mut Vec<Source>, stats: &mut ReadStats) {
     paths.sort();
     for p in paths {
         match std::fs::metadata(&p) {
-            Ok(m) if m.is_dir() => walk(&p, out, stats),
+            Ok(m) if m.is_dir() => {
+                if first_visit(&p, seen) {
+                    walk(&p, out, stats, seen);
+                } else {
+                    stats.skip(SkipReason::DuplicatePath);
+                }
+            }
+            Ok(m) if !m.is_file() => stats.skip(SkipReason::NotARegularFile),
             Ok(_) => {
                 let name = p
                     .file_name()
                     .map(|n| n.to_string_lossy())
                     .unwrap_or_default();
-                if readable_name(&name) {
+                if !readable_name(&name) {
+                    stats.skip(SkipReason::UnsupportedFileName);
+                } else if first_visit(&p, seen) {
                     out.push(Source::File(p));
                 } else {
-                    stats.skip(SkipReason::UnsupportedFileName);
+                    stats.skip(SkipReason::DuplicatePath);
                 }
             }
-            Err(e) => stats.input_errors.push(InputError {
+            Err(e) => stats.error(InputError {
                 path: p.display().to_string(),
                 record_index: None,
                 byte_offset: None,
@@ -175,6 +242,8 @@ pub fn decoded<'a, R: Read + 'a>(inner: R) -> io::Result<Box<dyn Read + 'a>> {
 pub struct RecordItem<'r, 'a> {
     pub record: &'r RawRecord<'a>,
     pub origin: Origin,
+    /// The record's JSON text (identifies records that carry no eventID).
+    pub bytes: &'r [u8],
 }
 
 /// Reads one source, calling `on_record` for every CloudTrail record and counting the rest.
@@ -187,7 +256,7 @@ pub fn read_source(source: &Source, stats: &mut ReadStats, on_record: &mut dyn F
     let reader = match opened {
         Ok(r) => r,
         Err(e) => {
-            stats.input_errors.push(InputError {
+            stats.error(InputError {
                 path: name.to_string(),
                 record_index: None,
                 byte_offset: None,
@@ -207,6 +276,7 @@ pub fn read_stream(
     stats: &mut ReadStats,
     on_record: &mut dyn FnMut(RecordItem<'_, '_>),
 ) {
+    stats.begin_input();
     let mut framer = Framer::new(reader);
     let mut frame_errors: Vec<FrameError> = Vec::new();
     let errors_before = stats.input_errors.len();
@@ -215,18 +285,10 @@ pub fn read_stream(
         &mut |e| frame_errors.push(e),
     );
     let total_frames = framer.frames();
-    for e in frame_errors {
-        stats.input_errors.push(InputError {
+    for e in frame_errors.into_iter().chain(result.err()) {
+        stats.error(InputError {
             path: name.to_string(),
-            record_index: None,
-            byte_offset: Some(e.offset),
-            reason: e.reason,
-        });
-    }
-    if let Err(e) = result {
-        stats.input_errors.push(InputError {
-            path: name.to_string(),
-            record_index: None,
+            record_index: e.record_index,
             byte_offset: Some(e.offset),
             reason: e.reason,
         });
@@ -234,6 +296,7 @@ pub fn read_stream(
     if total_frames == 0 && stats.input_errors.len() == errors_before {
         stats.skip(SkipReason::EmptyFile);
     }
+    stats.end_input(name);
 }
 
 fn handle_frame(
@@ -267,18 +330,22 @@ fn handle_document(
     stats: &mut ReadStats,
     on_record: &mut dyn FnMut(RecordItem<'_, '_>),
 ) {
-    let error = |stats: &mut ReadStats, e: serde_json::Error| {
-        stats.input_errors.push(InputError {
+    let error = |stats: &mut ReadStats, reason: String| {
+        stats.error(InputError {
             path: name.to_string(),
             record_index: Some(index),
             byte_offset: Some(offset),
-            reason: format!("malformed record: {e}"),
+            reason,
         })
     };
+    if !starts_object(bytes) {
+        return error(stats, "malformed record: not a JSON object".to_string());
+    }
     let mut rec: RawRecord<'_> = match serde_json::from_slice(bytes) {
         Ok(r) => r,
-        Err(e) => return error(stats, e),
+        Err(e) => return error(stats, format!("malformed record: {e}")),
     };
+    let mut text: &[u8] = bytes;
     loop {
         match rec.classify() {
             Document::Record => {
@@ -289,6 +356,7 @@ fn handle_document(
                         file: name.clone(),
                         index,
                     },
+                    bytes: text,
                 });
                 return;
             }
@@ -296,18 +364,22 @@ fn handle_document(
             _ if depth >= MAX_NESTING => return stats.skip(SkipReason::NotACloudTrailRecord),
             Document::Detail(detail) => {
                 depth += 1;
+                text = detail.get().as_bytes();
+                if !starts_object(text) {
+                    return error(stats, "EventBridge detail is not a JSON object".to_string());
+                }
                 rec = match serde_json::from_str(detail.get()) {
                     Ok(r) => r,
-                    Err(e) => return error(stats, e),
+                    Err(e) => return error(stats, format!("malformed EventBridge detail: {e}")),
                 };
                 if !rec.looks_like_cloudtrail() && rec.detail.is_none() {
                     return stats.skip(SkipReason::EventBridgeOther);
                 }
             }
-            Document::Embedded(text) => {
+            Document::Embedded(embedded) => {
                 // The text is owned here: finish this document in its own scope.
                 return handle_document(
-                    text.as_bytes(),
+                    embedded.as_bytes(),
                     index,
                     offset,
                     depth + 1,
@@ -318,4 +390,11 @@ fn handle_document(
             }
         }
     }
+}
+
+fn starts_object(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'{')
 }

@@ -32,6 +32,8 @@ pub struct Summary {
     /// Hits covered by a valid exception (their findings are stored as suppressed).
     pub suppressed_hits: u64,
     pub alerts_sent: u64,
+    /// Records evaluated whose eventTime was missing or unreadable: judged at `now`.
+    pub records_without_time: u64,
     pub elapsed_seconds: f64,
     pub records_per_second: f64,
 }
@@ -139,13 +141,19 @@ impl<'a> Pipeline<'a> {
 
     /// Normalises and evaluates one record; hits are buffered and written in batches.
     pub fn process_record(&mut self, item: RecordItem<'_, '_>) -> Result<(), PipelineError> {
-        let act = match normalise_unclassified(item.record, item.origin) {
+        let mut act = match normalise_unclassified(item.record, item.origin) {
             Ok(a) => a,
             Err(reason) => {
                 self.skip(reason);
                 return Ok(());
             }
         };
+        if act.event_id.is_none() && act.shared_event_id.is_none() {
+            act.content_key = Some(content_key(item.bytes));
+        }
+        if act.event_time.is_none() {
+            self.summary.records_without_time += 1;
+        }
         let eval = evaluate(&act, self.records, self.settings, self.now);
         if eval.ignored {
             self.skip(SkipReason::IgnoredPrincipal);
@@ -242,4 +250,11 @@ impl<'a> Pipeline<'a> {
         s.records_per_second = if el > 0.0 { s.records as f64 / el } else { 0.0 };
         Ok(s)
     }
+}
+
+/// A stable key for a record's JSON text (for records without an eventID).
+fn content_key(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let d = Sha256::digest(bytes);
+    d[..16].iter().map(|b| format!("{b:02x}")).collect()
 }

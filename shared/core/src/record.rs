@@ -238,6 +238,8 @@ pub enum SkipReason {
     NotACloudTrailRecord,
     UnsupportedFileName,
     EmptyFile,
+    DuplicatePath,
+    NotARegularFile,
 }
 
 impl SkipReason {
@@ -256,6 +258,8 @@ impl SkipReason {
             SkipReason::NotACloudTrailRecord => "not-a-cloudtrail-record",
             SkipReason::UnsupportedFileName => "unsupported-file-name",
             SkipReason::EmptyFile => "empty-file",
+            SkipReason::DuplicatePath => "duplicate-path",
+            SkipReason::NotARegularFile => "not-a-regular-file",
         }
     }
 }
