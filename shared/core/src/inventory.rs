@@ -150,22 +150,59 @@ pub struct CredentialPolicy {
     pub short_lived_only: bool,
 }
 
+/// A list that, when present, must name at least one value (an empty list would silently
+/// mean "any": leave the key out for that).
+fn non_empty<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    let v = Vec::<T>::deserialize(d)?;
+    if v.is_empty() {
+        return Err(serde::de::Error::custom(
+            "empty list: list at least one value, or leave the key out to allow any",
+        ));
+    }
+    Ok(v)
+}
+
 /// An allow or deny statement. Every list that is present constrains; absent means any.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Statement {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
+    #[serde(deserialize_with = "non_empty")]
     pub actions: Vec<Pattern>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "non_empty"
+    )]
     pub resources: Vec<Pattern>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "non_empty"
+    )]
     pub regions: Vec<Pattern>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "non_empty"
+    )]
     pub source_cidrs: Vec<Cidr>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "non_empty"
+    )]
     pub vpc_endpoints: Vec<Pattern>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "non_empty"
+    )]
     pub via_services: Vec<Pattern>,
 }
 
@@ -193,7 +230,11 @@ pub struct Exception {
     pub rules: Vec<RuleId>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub actions: Vec<Pattern>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "non_empty"
+    )]
     pub resources: Vec<Pattern>,
     pub reason: String,
     pub approver: String,
@@ -440,7 +481,7 @@ impl Inventory {
                 if v != 1 {
                     errors.push(InventoryError {
                         path: name.clone(),
-                        line: line_of(text, "version", 0),
+                        line: top_key_line(text, "version"),
                         message: format!(
                             "unsupported inventory version {v} (this govtrail reads version 1)"
                         ),
@@ -451,7 +492,7 @@ impl Inventory {
                 if let Some((first, _)) = &settings {
                     errors.push(InventoryError {
                         path: name.clone(),
-                        line: line_of(text, "settings:", 0),
+                        line: top_key_line(text, "settings"),
                         message: format!(
                             "settings are already defined in {first}; define them in one file"
                         ),
@@ -543,13 +584,42 @@ fn strip_location(msg: &str) -> String {
 fn refine_line(text: &str, line: Option<usize>, message: &str) -> Option<usize> {
     let start = line?;
     let quoted = message.split('\'').nth(1).filter(|q| !q.is_empty());
-    let Some(q) = quoted else { return line };
+    let q = match quoted {
+        Some(q) => q,
+        None if message.contains("empty list") => "[]",
+        None => return line,
+    };
     text.lines()
         .enumerate()
         .skip(start - 1)
         .find(|(_, l)| l.contains(q))
         .map(|(i, _)| i + 1)
         .or(line)
+}
+
+/// The 1-based line of the `nth` record whose `principal:` value is `key` (comments and
+/// other keys are not confused with it).
+fn principal_line(text: &str, key: &str, nth: usize) -> Option<usize> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| {
+            let code = l.split(" #").next().unwrap_or(l).trim_start();
+            let code = code.strip_prefix("- ").unwrap_or(code).trim_start();
+            code.strip_prefix("principal:")
+                .is_some_and(|v| v.trim().trim_matches(|c| c == '\'' || c == '"') == key)
+        })
+        .nth(nth)
+        .map(|(i, _)| i + 1)
+}
+
+/// The 1-based line of a top-level key (`settings:` at column 0, not in a comment).
+fn top_key_line(text: &str, key: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            l.strip_prefix(key)
+                .is_some_and(|r| r.trim_start().starts_with(':'))
+        })
+        .map(|i| i + 1)
 }
 
 /// The 1-based line of the `nth` occurrence of `needle` in `text`.
@@ -582,28 +652,48 @@ fn validate(
             });
         }
     }
+    // Lines are looked up only for records with a problem (no quadratic scans).
     let mut seen: HashMap<&str, (usize, usize)> = HashMap::new();
+    let mut seen_names: HashMap<(String, &'static str, String), (usize, &str, usize)> =
+        HashMap::new();
     let mut occurrences: HashMap<(usize, &str), usize> = HashMap::new();
     for (ti, r) in records {
         let (name, text) = &texts[*ti];
         let key = r.principal.as_str();
         let nth = occurrences.entry((*ti, key)).or_insert(0);
-        let line = line_of(text, key, *nth);
+        let this_nth = *nth;
         *nth += 1;
+        let line = std::cell::OnceCell::new();
+        let line_here = || *line.get_or_init(|| principal_line(text, key, this_nth));
         let mut err = |message: String| {
             errors.push(InventoryError {
                 path: name.clone(),
-                line,
+                line: line_here(),
                 message: format!("record '{key}': {message}"),
             })
         };
-        if let Some(&(pti, pline)) = seen.get(key) {
+        if let Some(&(pti, pnth)) = seen.get(key) {
             err(format!(
                 "duplicate record (first defined in {} line {})",
-                texts[pti].0, pline
+                texts[pti].0,
+                principal_line(&texts[pti].1, key, pnth).unwrap_or(0)
             ));
         } else {
-            seen.insert(key, (*ti, line.unwrap_or(0)));
+            seen.insert(key, (*ti, this_nth));
+            if !r.principal.is_wildcard() {
+                if let Some(nk) = iam_name_key(key) {
+                    if let Some(&(pti, pkey, pnth)) = seen_names.get(&nk) {
+                        err(format!(
+                            "names the same IAM {} as record '{pkey}' ({} line {}); IAM names are unique per account whatever the path or case",
+                            nk.1,
+                            texts[pti].0,
+                            principal_line(&texts[pti].1, pkey, pnth).unwrap_or(0)
+                        ));
+                    } else {
+                        seen_names.insert(nk, (*ti, key, this_nth));
+                    }
+                }
+            }
         }
         for env in &r.environments {
             if !looks_like_account_id(env) && !env_names.contains(&env.as_str()) {
@@ -620,7 +710,11 @@ fn validate(
                 ));
             }
             for a in &s.actions {
-                if a.as_str() != "*" && !a.as_str().contains(':') {
+                let ok = a.as_str() == "*"
+                    || a.as_str()
+                        .split_once(':')
+                        .is_some_and(|(svc, name)| !svc.is_empty() && !name.is_empty());
+                if !ok {
                     err(format!(
                         "action '{}' must be service:Action (e.g. s3:GetObject) or *",
                         a.as_str()
@@ -736,6 +830,45 @@ mod tests {
             "{}",
             err[0].message
         );
+    }
+
+    #[test]
+    fn validation_names_the_right_line_and_catches_aliases() {
+        let y = "# principal: arn:aws:iam::111122223333:user/bob is documented here\n\
+                 identities:\n\
+                 - principal: arn:aws:iam::111122223333:user/bobby\n  kind: human\n\
+                 - principal: arn:aws:iam::111122223333:user/bob\n  kind: human\n\
+                 - principal: arn:aws:iam::111122223333:user/team/Bob\n  kind: human\n\
+                 - principal: x\n  kind: human\n  allow:\n  - actions: ['s3:']\n";
+        let msgs: Vec<String> = load(y)
+            .err()
+            .map(|e| e.0)
+            .unwrap_or_default()
+            .iter()
+            .map(|e| e.to_string())
+            .collect();
+        assert_eq!(
+            msgs,
+            vec![
+                "inv.yaml:7: record 'arn:aws:iam::111122223333:user/team/Bob': names the same IAM user as record 'arn:aws:iam::111122223333:user/bob' (inv.yaml line 5); IAM names are unique per account whatever the path or case".to_string(),
+                "inv.yaml:9: record 'x': action 's3:' must be service:Action (e.g. s3:GetObject) or *".to_string(),
+            ]
+        );
+    }
+
+    #[test]
+    fn empty_lists_are_refused_not_read_as_any() {
+        let err = load("identities:\n  - principal: x\n    kind: human\n    allow:\n      - actions: ['s3:*']\n        regions: []\n")
+            .err()
+            .map(|e| e.0)
+            .unwrap_or_default();
+        assert_eq!(err.len(), 1);
+        assert!(
+            err[0].message.contains("allow[0]: empty list"),
+            "{}",
+            err[0].message
+        );
+        assert_eq!(err[0].line, Some(6));
     }
 
     #[test]

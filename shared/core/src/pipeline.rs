@@ -6,7 +6,7 @@ use crate::input::{self, InputError, ReadStats, RecordItem, Source};
 use crate::inventory::Settings;
 use crate::ports::{AlertKind, AlertSink, FindingStore, StoreError};
 use crate::record::SkipReason;
-use crate::rules::{evaluate, GovernanceLookup};
+use crate::rules::{evaluate, CachedLookup, GovernanceLookup};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -48,7 +48,7 @@ pub enum PipelineError {
 }
 
 pub struct Pipeline<'a> {
-    records: &'a dyn GovernanceLookup,
+    records: CachedLookup<'a>,
     settings: &'a Settings,
     store: &'a mut dyn FindingStore,
     alerts: Option<&'a mut dyn AlertSink>,
@@ -71,7 +71,7 @@ impl<'a> Pipeline<'a> {
         now: DateTime<Utc>,
     ) -> Self {
         Pipeline {
-            records,
+            records: CachedLookup::new(records),
             settings,
             store,
             alerts,
@@ -154,7 +154,7 @@ impl<'a> Pipeline<'a> {
         if act.event_time.is_none() {
             self.summary.records_without_time += 1;
         }
-        let eval = evaluate(&act, self.records, self.settings, self.now);
+        let eval = evaluate(&act, &self.records, self.settings, self.now);
         if eval.ignored {
             self.skip(SkipReason::IgnoredPrincipal);
             return Ok(());

@@ -22,6 +22,40 @@ impl GovernanceLookup for Inventory {
     }
 }
 
+/// Remembers lookups for a run: CloudTrail repeats a few principals many times, and a
+/// wildcard search (or a remote read) is paid once per principal.
+pub struct CachedLookup<'a> {
+    inner: &'a dyn GovernanceLookup,
+    cache: std::cell::RefCell<std::collections::HashMap<String, Option<Arc<GovernanceRecord>>>>,
+}
+
+/// Principals remembered before the cache starts over (bounds memory on huge inputs).
+const LOOKUP_CACHE_ENTRIES: usize = 65_536;
+
+impl<'a> CachedLookup<'a> {
+    pub fn new(inner: &'a dyn GovernanceLookup) -> Self {
+        CachedLookup {
+            inner,
+            cache: Default::default(),
+        }
+    }
+}
+
+impl GovernanceLookup for CachedLookup<'_> {
+    fn find(&self, principal: &str) -> Option<Arc<GovernanceRecord>> {
+        if let Some(hit) = self.cache.borrow().get(principal) {
+            return hit.clone();
+        }
+        let found = self.inner.find(principal);
+        let mut cache = self.cache.borrow_mut();
+        if cache.len() >= LOOKUP_CACHE_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(principal.to_string(), found.clone());
+        found
+    }
+}
+
 /// IAM actions that change credentials, permissions or trust.
 pub const PRIVILEGE_CHANGE_ACTIONS: &[&str] = &[
     "iam:CreateAccessKey",
