@@ -1,6 +1,6 @@
 //! The one pipeline every entry point runs: records -> activities -> evaluate -> store -> alerts.
 
-use crate::activity::normalise_unclassified;
+use crate::activity::{normalise_unclassified, Activity};
 use crate::finding::{Hit, HitOutcome};
 use crate::input::{self, InputError, ReadStats, RecordItem, Source};
 use crate::inventory::Settings;
@@ -16,6 +16,10 @@ use std::time::Instant;
 
 /// Hits buffered before they are written to the store in one transaction.
 pub const BATCH_HITS: usize = 4096;
+
+/// Activities normalised before their governance records are fetched in one batch and they
+/// are evaluated.
+pub const BATCH_ACTIVITIES: usize = 512;
 
 /// What a replay did. The JSON keys are a documented contract.
 #[derive(Debug, Default, Clone, Serialize)]
@@ -45,6 +49,8 @@ pub enum PipelineError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Alert(#[from] crate::ports::AlertError),
+    #[error(transparent)]
+    Lookup(#[from] crate::rules::LookupError),
 }
 
 pub struct Pipeline<'a> {
@@ -54,6 +60,7 @@ pub struct Pipeline<'a> {
     alerts: Option<&'a mut dyn AlertSink>,
     now: DateTime<Utc>,
     pending: Vec<Hit>,
+    activities: Vec<Activity>,
     stats: ReadStats,
     summary: Summary,
     started: Instant,
@@ -77,6 +84,7 @@ impl<'a> Pipeline<'a> {
             alerts,
             now,
             pending: Vec::with_capacity(BATCH_HITS),
+            activities: Vec::with_capacity(BATCH_ACTIVITIES),
             stats: ReadStats::default(),
             summary: Summary::default(),
             started: Instant::now(),
@@ -154,15 +162,48 @@ impl<'a> Pipeline<'a> {
         if act.event_time.is_none() {
             self.summary.records_without_time += 1;
         }
-        let eval = evaluate(&act, &self.records, self.settings, self.now);
-        if eval.ignored {
+        if self.settings.is_ignored(&act.principal) {
             self.skip(SkipReason::IgnoredPrincipal);
             return Ok(());
         }
-        self.summary.evaluated += 1;
-        self.pending.extend(eval.hits);
+        self.activities.push(act);
+        if self.activities.len() >= BATCH_ACTIVITIES {
+            self.evaluate_batch()?;
+        }
+        Ok(())
+    }
+
+    /// Fetches the governance records a batch needs in one go, then evaluates it.
+    fn evaluate_batch(&mut self) -> Result<(), PipelineError> {
+        if self.activities.is_empty() {
+            return Ok(());
+        }
+        let acts = std::mem::take(&mut self.activities);
+        {
+            let mut principals: Vec<&str> = Vec::with_capacity(acts.len());
+            for a in &acts {
+                principals.push(&a.principal);
+                if let Some(c) = &a.created_principal {
+                    principals.push(c);
+                }
+            }
+            principals.sort_unstable();
+            principals.dedup();
+            self.records.prefetch(&principals)?;
+        }
+        for act in &acts {
+            let eval = evaluate(act, &self.records, self.settings, self.now);
+            if eval.ignored {
+                self.skip(SkipReason::IgnoredPrincipal);
+                continue;
+            }
+            self.summary.evaluated += 1;
+            self.pending.extend(eval.hits);
+        }
+        self.activities = acts;
+        self.activities.clear();
         if self.pending.len() >= BATCH_HITS {
-            self.flush()?;
+            self.write_hits()?;
         }
         Ok(())
     }
@@ -171,8 +212,14 @@ impl<'a> Pipeline<'a> {
         *self.skipped.entry(reason.as_str()).or_insert(0) += 1;
     }
 
-    /// Writes buffered hits and sends alerts for new, escalated and reopened findings.
+    /// Evaluates what is buffered, writes the hits and sends alerts for new, escalated and
+    /// reopened findings: after it, everything read so far is durable.
     pub fn flush(&mut self) -> Result<(), PipelineError> {
+        self.evaluate_batch()?;
+        self.write_hits()
+    }
+
+    fn write_hits(&mut self) -> Result<(), PipelineError> {
         if self.pending.is_empty() {
             return Ok(());
         }
@@ -257,4 +304,105 @@ fn content_key(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
     let d = Sha256::digest(bytes);
     d[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::{GovernanceRecord, Inventory};
+    use crate::memory_store::MemoryStore;
+    use crate::rules::LookupError;
+    use std::cell::RefCell;
+
+    /// A remote-like source: answers `find` only for what was prefetched, and counts batches.
+    struct Remote {
+        inner: Inventory,
+        fetched: RefCell<Vec<String>>,
+        batches: RefCell<usize>,
+        fail: bool,
+    }
+
+    impl GovernanceLookup for Remote {
+        fn find(&self, principal: &str) -> Option<Arc<GovernanceRecord>> {
+            assert!(
+                self.fetched.borrow().iter().any(|p| p == principal),
+                "{principal} looked up without prefetch"
+            );
+            self.inner.find(principal).cloned()
+        }
+        fn prefetch(&self, principals: &[&str]) -> Result<(), LookupError> {
+            if self.fail {
+                return Err(LookupError {
+                    message: "throttled".into(),
+                    transient: true,
+                    source: None,
+                });
+            }
+            *self.batches.borrow_mut() += 1;
+            self.fetched
+                .borrow_mut()
+                .extend(principals.iter().map(|p| p.to_string()));
+            Ok(())
+        }
+    }
+
+    fn log(n: usize) -> String {
+        let recs: Vec<String> = (0..n)
+            .map(|i| {
+                format!(
+                    r#"{{"eventVersion":"1.08","eventID":"e{i}","eventTime":"2026-11-30T10:00:00Z","eventSource":"iam.amazonaws.com","eventName":"CreateUser","recipientAccountId":"111122223333","requestParameters":{{"userName":"u{i}"}},"userIdentity":{{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/p{}","accountId":"111122223333"}}}}"#,
+                    i % 3
+                )
+            })
+            .collect();
+        format!("{{\"Records\":[{}]}}", recs.join(","))
+    }
+
+    #[test]
+    fn governance_records_are_fetched_once_per_batch() {
+        let inv = Inventory::from_texts(&[(
+            "i.yaml".into(),
+            "identities:\n- principal: arn:aws:iam::111122223333:user/p0\n  kind: human\n  owner: o\n".into(),
+        )])
+        .unwrap_or_else(|e| panic!("{e}"));
+        let remote = Remote {
+            inner: inv.clone(),
+            fetched: RefCell::new(Vec::new()),
+            batches: RefCell::new(0),
+            fail: false,
+        };
+        let mut store = MemoryStore::new();
+        let now = chrono::Utc::now();
+        let mut p = Pipeline::new(&remote, &inv.settings, &mut store, None, now);
+        p.process_stream("log.json", log(1000).as_bytes()).unwrap();
+        let s = p.finish().unwrap();
+        assert_eq!(s.evaluated, 1000);
+        // 1000 activities in batches of 512: two prefetches; the cache means p0..p2 and the
+        // created users are each fetched once.
+        assert_eq!(*remote.batches.borrow(), 2);
+        assert_eq!(remote.fetched.borrow().len(), 1003);
+        // p1 and p2 are unregistered; every created user is ungoverned.
+        assert_eq!(s.findings_new, 2 + 1000);
+    }
+
+    #[test]
+    fn a_failing_source_fails_the_batch_and_records_nothing() {
+        let inv = Inventory::default();
+        let remote = Remote {
+            inner: inv.clone(),
+            fetched: RefCell::new(Vec::new()),
+            batches: RefCell::new(0),
+            fail: true,
+        };
+        let mut store = MemoryStore::new();
+        let mut p = Pipeline::new(&remote, &inv.settings, &mut store, None, chrono::Utc::now());
+        p.process_stream("log.json", log(10).as_bytes()).unwrap();
+        let err = p.flush().err().map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some("governance records unavailable: throttled")
+        );
+        drop(p);
+        assert!(store.list(&Default::default()).unwrap().is_empty());
+    }
 }

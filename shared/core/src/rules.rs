@@ -14,6 +14,24 @@ use std::sync::Arc;
 /// inventory, or what an adapter fetched for a batch).
 pub trait GovernanceLookup {
     fn find(&self, principal: &str) -> Option<Arc<GovernanceRecord>>;
+
+    /// Called before a batch is evaluated with every principal it will look up, so a remote
+    /// source can fetch them in one request; after it, `find` must answer without I/O.
+    /// In-memory sources have nothing to do.
+    fn prefetch(&self, _principals: &[&str]) -> Result<(), LookupError> {
+        Ok(())
+    }
+}
+
+/// A governance source could not be read (the pipeline fails the batch; nothing is recorded).
+#[derive(Debug, thiserror::Error)]
+#[error("governance records unavailable: {message}")]
+pub struct LookupError {
+    pub message: String,
+    /// Worth retrying (throttling, timeouts, 5xx) rather than a permanent fault.
+    pub transient: bool,
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
 impl GovernanceLookup for Inventory {
@@ -42,6 +60,20 @@ impl<'a> CachedLookup<'a> {
 }
 
 impl GovernanceLookup for CachedLookup<'_> {
+    fn prefetch(&self, principals: &[&str]) -> Result<(), LookupError> {
+        let cache = self.cache.borrow();
+        let missing: Vec<&str> = principals
+            .iter()
+            .copied()
+            .filter(|p| !cache.contains_key(*p))
+            .collect();
+        drop(cache);
+        if missing.is_empty() {
+            return Ok(());
+        }
+        self.inner.prefetch(&missing)
+    }
+
     fn find(&self, principal: &str) -> Option<Arc<GovernanceRecord>> {
         if let Some(hit) = self.cache.borrow().get(principal) {
             return hit.clone();
