@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, and every test of the workspace.
-# Needs only a Rust toolchain (rustup's cargo with rustfmt and clippy).
+# Needs a Rust toolchain (rustup's cargo with rustfmt and clippy) and python3: the AWS
+# adapter tests run against moto's server on 127.0.0.1, installed in .venv and started here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,5 +17,11 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
+echo "== AWS emulator"
+# shellcheck source=scripts/emulator.sh
+source scripts/emulator.sh
+echo "== template.yaml: cfn-lint and the template checks"
+.venv/bin/cfn-lint template.yaml
+.venv/bin/python scripts/check_template.py
 echo "== cargo test --workspace"
 cargo test --workspace

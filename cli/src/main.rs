@@ -2,8 +2,10 @@
 //! manage the inventory and query findings.
 
 mod output;
+mod stores;
+mod sync;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 use govtrail_core::activity::parse_time;
@@ -11,7 +13,7 @@ use govtrail_core::finding::FindingFilter;
 use govtrail_core::input::{self, ReadStats};
 use govtrail_core::rules::classify_actor;
 use govtrail_core::{
-    normalise, FindingStore, Inventory, Pipeline, RuleId, Severity, SkipReason, SqliteStore, Status,
+    normalise, FindingStore, Inventory, Pipeline, RuleId, Severity, SkipReason, Status,
 };
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -57,9 +59,8 @@ enum Command {
         /// Governance inventory: a YAML file or a folder of them.
         #[arg(long)]
         inventory: PathBuf,
-        /// Findings store: a SQLite file path (or sqlite:PATH, or :memory:).
-        #[arg(long, default_value = "govtrail.db")]
-        store: String,
+        #[command(flatten)]
+        store: StoreArg,
         #[arg(long, value_enum, default_value = "table")]
         format: ReplayFormat,
         /// Exit 1 when a live finding at or above this severity exists.
@@ -92,6 +93,11 @@ enum Command {
         #[command(subcommand)]
         command: InventoryCommand,
     },
+    /// Create the store (the DynamoDB tables, with the same keys, indexes and TTL as template.yaml).
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
     /// List the rules with their default severity.
     Rules {
         #[arg(long, value_enum, default_value = "table")]
@@ -100,10 +106,14 @@ enum Command {
 }
 
 #[derive(clap::Args)]
-struct StoreArg {
-    /// Findings store: a SQLite file path (or sqlite:PATH).
+pub struct StoreArg {
+    /// Findings store: a SQLite file path (or sqlite:PATH, :memory:), or dynamodb:PREFIX for
+    /// the PREFIX-findings / -seen / -identities tables.
     #[arg(long, default_value = "govtrail.db")]
-    store: String,
+    pub store: String,
+    /// AWS endpoint for dynamodb: stores (an emulator such as moto on http://127.0.0.1:PORT).
+    #[arg(long)]
+    pub endpoint_url: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -172,6 +182,24 @@ enum FindingsCommand {
 enum InventoryCommand {
     /// Check an inventory file or folder; errors name the file and line.
     Validate { path: PathBuf },
+    /// Push a YAML inventory into the identities table (dynamodb:PREFIX), showing the diff.
+    Sync {
+        path: PathBuf,
+        #[command(flatten)]
+        store: StoreArg,
+        /// Only show what would change.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// Create the tables (or the SQLite file) if they do not exist.
+    Init {
+        #[command(flatten)]
+        store: StoreArg,
+    },
 }
 
 fn parse_severity(s: &str) -> Result<Severity, String> {
@@ -224,21 +252,13 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 
 /// Opens the findings store. `create` is for `replay`; the query and status commands need an
 /// existing store, so a mistyped path is an error rather than an empty new database.
-fn open_store(spec: &str, create: bool) -> Result<SqliteStore> {
-    if spec == ":memory:" {
-        return SqliteStore::in_memory().context("opening in-memory store");
-    }
-    if spec.starts_with("dynamodb:") {
-        bail!("the DynamoDB store is not available in this build; use a SQLite path");
-    }
-    let path = spec.strip_prefix("sqlite:").unwrap_or(spec);
-    if path.trim().is_empty() {
-        bail!("--store needs a file path (or :memory:)");
-    }
-    if !create && !Path::new(path).exists() {
-        bail!("no findings store at {path} (run `govtrail replay --store {path}` first)");
-    }
-    SqliteStore::open(Path::new(path)).with_context(|| format!("opening store {path}"))
+fn open_store(
+    arg: &StoreArg,
+    create: bool,
+    aws: &mut Option<stores::Aws>,
+) -> Result<Box<dyn FindingStore>> {
+    let spec = stores::StoreSpec::parse(&arg.store)?;
+    stores::open(&spec, create, aws, arg.endpoint_url.as_deref())
 }
 
 fn load_inventory(path: &Path) -> Result<Inventory> {
@@ -272,6 +292,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Findings { command } => findings(command),
         Command::Inventory { command } => match command {
             InventoryCommand::Validate { path } => validate(&path),
+            InventoryCommand::Sync {
+                path,
+                store,
+                dry_run,
+            } => sync::inventory_sync(&path, &store, dry_run),
+        },
+        Command::Store { command } => match command {
+            StoreCommand::Init { store } => sync::store_init(&store),
         },
         Command::Rules { format } => {
             let mut out = std::io::stdout().lock();
@@ -287,18 +315,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
 fn replay(
     paths: &[PathBuf],
     inventory: &Path,
-    store: &str,
+    store: &StoreArg,
     format: ReplayFormat,
     fail_on: Option<Severity>,
     now: Option<DateTime<Utc>>,
     no_progress: bool,
 ) -> Result<ExitCode> {
     let inv = load_inventory(inventory)?;
-    let mut store = open_store(store, true)?;
+    let mut aws = None;
+    let mut store = open_store(store, true, &mut aws)?;
     let now = now.unwrap_or_else(Utc::now);
     let touched;
     let summary = {
-        let mut pipeline = Pipeline::new(&inv, &inv.settings, &mut store, None, now);
+        let mut pipeline = Pipeline::new(&inv, &inv.settings, store.as_mut(), None, now);
         pipeline.track_findings(true);
         let sources = pipeline.discover(paths);
         let bar = (!no_progress && std::io::stderr().is_terminal()).then(|| {
@@ -440,7 +469,8 @@ fn findings(cmd: FindingsCommand) -> Result<ExitCode> {
             limit,
             format,
         } => {
-            let store = open_store(&store.store, false)?;
+            let mut aws = None;
+            let store = open_store(&store, false, &mut aws)?;
             let filter = FindingFilter {
                 owner,
                 rule,
@@ -469,7 +499,8 @@ fn findings(cmd: FindingsCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         FindingsCommand::Show { id, store } => {
-            let store = open_store(&store.store, false)?;
+            let mut aws = None;
+            let store = open_store(&store, false, &mut aws)?;
             match store.get(&id)? {
                 Some(f) => {
                     let mut out = std::io::stdout().lock();
@@ -481,29 +512,22 @@ fn findings(cmd: FindingsCommand) -> Result<ExitCode> {
             }
         }
         FindingsCommand::Ack { id, store, reason } => {
-            set_status(&store.store, &id, Status::Acknowledged, reason, None, now)
+            set_status(&store, &id, Status::Acknowledged, reason, None, now)
         }
         FindingsCommand::Resolve { id, store, reason } => {
-            set_status(&store.store, &id, Status::Resolved, reason, None, now)
+            set_status(&store, &id, Status::Resolved, reason, None, now)
         }
         FindingsCommand::Suppress {
             id,
             store,
             reason,
             until,
-        } => set_status(
-            &store.store,
-            &id,
-            Status::Suppressed,
-            Some(reason),
-            until,
-            now,
-        ),
+        } => set_status(&store, &id, Status::Suppressed, Some(reason), until, now),
     }
 }
 
 fn set_status(
-    store: &str,
+    store: &StoreArg,
     id: &str,
     status: Status,
     reason: Option<String>,
@@ -521,7 +545,8 @@ fn set_status(
             );
         }
     }
-    let mut store = open_store(store, false)?;
+    let mut aws = None;
+    let mut store = open_store(store, false, &mut aws)?;
     let f = store.set_status(id, status, reason, until, now)?;
     writeln!(std::io::stdout().lock(), "{} {}", f.id, f.status.as_str())?;
     Ok(ExitCode::SUCCESS)

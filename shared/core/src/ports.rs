@@ -17,6 +17,26 @@ pub enum StoreError {
     Corrupt { id: String, reason: String },
     #[error("no finding with id {0}")]
     NotFound(String),
+    /// A remote store failed (`transient`: throttling, timeouts, 5xx: worth retrying).
+    #[error("{what}: {message}")]
+    Backend {
+        what: String,
+        message: String,
+        transient: bool,
+    },
+}
+
+impl StoreError {
+    /// Worth retrying later (the input was fine; the store was not).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Backend {
+                transient: true,
+                ..
+            }
+        )
+    }
 }
 
 /// Where findings are kept, deduplicated by finding id and idempotent by event.

@@ -1,0 +1,14 @@
+//! AWS adapters for govtrail's ports: DynamoDB governance records and findings, SNS alerts,
+//! S3 log objects, Secrets Manager and Slack. See `docs/aws-design.md`.
+
+pub mod alerts;
+pub mod config;
+pub mod error;
+pub mod findings;
+pub mod identities;
+pub mod tables;
+
+pub use alerts::SnsAlertSink;
+pub use findings::DynamoFindingStore;
+pub use identities::DynamoGovernanceSource;
+pub use tables::TableNames;
