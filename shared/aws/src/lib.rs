@@ -6,6 +6,10 @@ pub mod config;
 pub mod error;
 pub mod findings;
 pub mod identities;
+pub mod notifications;
+pub mod secrets;
+pub mod service;
+pub mod slack;
 pub mod tables;
 
 pub use alerts::SnsAlertSink;

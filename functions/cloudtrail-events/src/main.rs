@@ -1,0 +1,26 @@
+//! Lambda: CloudTrail events from EventBridge -> evaluate -> DynamoDB -> SNS.
+
+use govtrail_aws::service::{handle_eventbridge, Service};
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use std::sync::Arc;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_current_span(false)
+        .without_time()
+        .init();
+    let service = Arc::new(Service::from_env().await?);
+    run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
+        let service = service.clone();
+        async move {
+            handle_eventbridge(service, event.payload)
+                .await
+                .map(|_| ())
+                .map_err(Error::from)
+        }
+    }))
+    .await
+}

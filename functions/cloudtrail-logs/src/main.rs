@@ -1,0 +1,23 @@
+//! Lambda: SQS batches of CloudTrail log-file notifications -> stream each object from S3 ->
+//! evaluate every record -> DynamoDB -> SNS; failed files are reported back for retry.
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use govtrail_aws::service::{handle_sqs, Service};
+use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use std::sync::Arc;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_current_span(false)
+        .without_time()
+        .init();
+    let service = Arc::new(Service::from_env().await?);
+    run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+        let service = service.clone();
+        async move { Ok::<SqsBatchResponse, Error>(handle_sqs(service, event.payload).await) }
+    }))
+    .await
+}
