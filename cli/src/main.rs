@@ -129,16 +129,19 @@ enum FindingsCommand {
         /// Minimum severity.
         #[arg(long, value_parser = parse_severity)]
         severity: Option<Severity>,
+        /// Exact principal (ARN or canonical key, see the README).
         #[arg(long)]
         principal: Option<String>,
         #[arg(long, value_parser = parse_status)]
         status: Option<Status>,
-        /// Only findings last seen at or after this time (RFC 3339 or YYYY-MM-DD).
-        #[arg(long, value_parser = parse_when)]
+        /// Only findings last seen at or after this time (RFC 3339, or YYYY-MM-DD from the
+        /// start of that day, UTC).
+        #[arg(long, value_parser = parse_day_start)]
         since: Option<DateTime<Utc>>,
-        /// Only findings first seen at or before this time.
+        /// Only findings first seen at or before this time (a date: through the end of that day).
         #[arg(long, value_parser = parse_when)]
         until: Option<DateTime<Utc>>,
+        /// At most this many findings (highest severity, newest first).
         #[arg(long)]
         limit: Option<usize>,
         #[arg(long, value_enum, default_value = "table")]
@@ -216,11 +219,19 @@ fn parse_status(s: &str) -> Result<Status, String> {
         .ok_or_else(|| format!("unknown status '{s}' (open, acknowledged, resolved, suppressed)"))
 }
 
+/// A point in time: RFC 3339, or a date meaning the start of that day (UTC).
 fn parse_now(s: &str) -> Result<DateTime<Utc>, String> {
-    parse_time(s)
-        .ok_or_else(|| format!("invalid time '{s}' (expected RFC 3339, e.g. 2026-01-31T12:00:00Z)"))
+    parse_day_start(s)
 }
 
+fn parse_day_start(s: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d") {
+        return Ok(d.and_time(chrono::NaiveTime::MIN).and_utc());
+    }
+    parse_time(s).ok_or_else(|| format!("invalid time '{s}' (expected YYYY-MM-DD or RFC 3339)"))
+}
+
+/// An end of a window or a suppression: a date means through the end of that day (UTC).
 fn parse_when(s: &str) -> Result<DateTime<Utc>, String> {
     govtrail_core::inventory::Deadline::parse(s)
         .map(|d| d.at)
@@ -576,5 +587,19 @@ fn validate(path: &Path) -> Result<ExitCode> {
             eprintln!("{} error(s)", errs.0.len());
             Ok(ExitCode::from(1))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_open_and_close_whole_days() {
+        let t = |s: &str| parse_time(s).unwrap();
+        assert_eq!(parse_day_start("2026-11-30"), Ok(t("2026-11-30T00:00:00Z")));
+        assert_eq!(parse_when("2026-11-30"), Ok(t("2026-11-30T23:59:59Z")));
+        assert_eq!(parse_now("2026-12-01T08:00:00Z"), Ok(t("2026-12-01T08:00:00Z")));
+        assert!(parse_day_start("30/11/2026").is_err());
     }
 }

@@ -226,6 +226,12 @@ impl Ctx<'_> {
         if let Some(s) = &a.session_name {
             evidence.insert("session_name".to_string(), s.clone());
         }
+        if !a.resources.is_empty() {
+            evidence.insert("resources".to_string(), a.resources.join(" "));
+        }
+        if let Some(m) = a.mfa_authenticated {
+            evidence.insert("mfa_authenticated".to_string(), m.to_string());
+        }
         for (k, v) in extra {
             evidence.insert((*k).to_string(), v.clone());
         }
