@@ -599,7 +599,10 @@ mod tests {
         let t = |s: &str| parse_time(s).unwrap();
         assert_eq!(parse_day_start("2026-11-30"), Ok(t("2026-11-30T00:00:00Z")));
         assert_eq!(parse_when("2026-11-30"), Ok(t("2026-11-30T23:59:59Z")));
-        assert_eq!(parse_now("2026-12-01T08:00:00Z"), Ok(t("2026-12-01T08:00:00Z")));
+        assert_eq!(
+            parse_now("2026-12-01T08:00:00Z"),
+            Ok(t("2026-12-01T08:00:00Z"))
+        );
         assert!(parse_day_start("30/11/2026").is_err());
     }
 }
