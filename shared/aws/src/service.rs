@@ -37,6 +37,9 @@ pub struct Service {
     ttl: Duration,
     settings: Mutex<Option<(Instant, Arc<Settings>)>>,
     rt: Handle,
+    /// DynamoDB requests made for findings (reads, transactions), for cost per event.
+    pub finding_reads: std::sync::atomic::AtomicU64,
+    pub finding_writes: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -101,6 +104,8 @@ impl Service {
             ttl,
             settings: Mutex::new(None),
             rt,
+            finding_reads: Default::default(),
+            finding_writes: Default::default(),
         }
     }
 
@@ -154,15 +159,22 @@ impl Service {
         let mut store =
             DynamoFindingStore::new(self.dynamo.clone(), self.tables.clone(), self.rt.clone());
         let mut sink = SnsAlertSink::new(self.sns.clone(), self.topic_arn.clone(), self.rt.clone());
-        let mut p = Pipeline::new(
-            self.source.as_ref(),
-            &settings,
-            &mut store,
-            Some(&mut sink),
-            Utc::now(),
-        );
-        p.process_stream(name, reader)?;
-        p.finish()
+        let result = {
+            let mut p = Pipeline::new(
+                self.source.as_ref(),
+                &settings,
+                &mut store,
+                Some(&mut sink),
+                Utc::now(),
+            );
+            p.process_stream(name, reader).and_then(|()| p.finish())
+        };
+        use std::sync::atomic::Ordering::Relaxed;
+        self.finding_reads
+            .fetch_add(store.requests.reads.load(Relaxed), Relaxed);
+        self.finding_writes
+            .fetch_add(store.requests.writes.load(Relaxed), Relaxed);
+        result
     }
 
     /// Keeps malformed input: in the quarantine bucket when configured, else in the log.

@@ -432,3 +432,76 @@ async fn an_unreachable_backend_fails_for_retry_and_records_nothing() {
     assert_eq!(resp.batch_item_failures.len(), 1);
     assert_eq!(resp.batch_item_failures[0].item_identifier, "m1");
 }
+
+/// Steady state: a stream of log files from the same identities. Prints the DynamoDB requests
+/// per event (run with --nocapture) and holds the bound the design promises.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn steady_state_costs_well_under_one_identity_read_per_event() {
+    let w = world(&endpoint(), "cost").await;
+    let dir = repo()
+        .join("infra/examples/cloudtrail/AWSLogs/111122223333/CloudTrail/eu-west-1/2026/11/30");
+    let mut records: Vec<serde_json::Value> = Vec::new();
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let p = e.unwrap().path();
+        let bytes = std::fs::read(&p).unwrap();
+        let text = if p.extension().is_some_and(|x| x == "gz") {
+            let mut s = String::new();
+            std::io::Read::read_to_string(
+                &mut flate2::read::MultiGzDecoder::new(&bytes[..]),
+                &mut s,
+            )
+            .unwrap();
+            s
+        } else {
+            String::from_utf8(bytes).unwrap()
+        };
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        records.extend(v["Records"].as_array().unwrap().iter().cloned());
+    }
+    let files = 10;
+    let per_file = 200;
+    let mut msgs = Vec::new();
+    for f in 0..files {
+        let recs: Vec<serde_json::Value> = (0..per_file)
+            .map(|i| {
+                let mut r = records[i % records.len()].clone();
+                r["eventID"] = serde_json::Value::from(format!("cost-{f}-{i}"));
+                r
+            })
+            .collect();
+        let body = gzip(
+            serde_json::json!({ "Records": recs })
+                .to_string()
+                .as_bytes(),
+        );
+        let key = format!("AWSLogs/111122223333/CloudTrail/eu-west-1/2026/11/30/111122223333_CloudTrail_eu-west-1_20261130T10{f:02}Z_cost.json.gz");
+        w.put(&key, body.clone()).await;
+        msgs.push(message(
+            &format!("m{f}"),
+            s3_notification(&w.bucket, &key, body.len()),
+        ));
+    }
+    let resp = handle_sqs(w.service.clone(), batch(msgs)).await;
+    assert!(resp.batch_item_failures.is_empty());
+    let events = (files * per_file) as f64;
+    use std::sync::atomic::Ordering::Relaxed;
+    let identity = w.service.source.reads.load(Relaxed) as f64;
+    let reads = w.service.finding_reads.load(Relaxed) as f64;
+    let writes = w.service.finding_writes.load(Relaxed) as f64;
+    eprintln!(
+        "cost: {events} events: identity reads {identity} ({:.4}/event), finding reads {reads} ({:.4}/event), finding transactions {writes} ({:.4}/event)",
+        identity / events,
+        reads / events,
+        writes / events
+    );
+    // Within the cache TTL every principal is read once, whatever the volume.
+    assert!(
+        identity / events < 0.02,
+        "{identity} identity reads for {events} events"
+    );
+    // One read and one transaction per finding per batch, not per event.
+    assert!(
+        writes / events < 0.5,
+        "{writes} transactions for {events} events"
+    );
+}
