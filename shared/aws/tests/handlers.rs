@@ -505,3 +505,55 @@ async fn steady_state_costs_well_under_one_identity_read_per_event() {
         "{writes} transactions for {events} events"
     );
 }
+
+/// A stand-in for a throttled DynamoDB: a local HTTP server that answers every request with
+/// DynamoDB's ThrottlingException. The SDK retries, then the handler fails for a Lambda retry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_backend_fails_for_retry_and_records_nothing() {
+    use std::io::{BufRead, BufReader, Read as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let served = Arc::new(AtomicU32::new(0));
+    let count = served.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { return };
+            let mut reader = BufReader::new(s.try_clone().unwrap());
+            let mut len = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; len];
+            let _ = reader.read_exact(&mut body);
+            count.fetch_add(1, Ordering::Relaxed);
+            let payload = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"Rate of requests exceeds the allowed throughput."}"#;
+            let resp = format!(
+                "HTTP/1.1 400 Bad Request\r\nContent-Type: application/x-amz-json-1.0\r\nx-amzn-ErrorType: ThrottlingException\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}",
+                payload.len()
+            );
+            let _ = s.write_all(resp.as_bytes());
+        }
+    });
+    let sdk = govtrail_aws::config::sdk_config(Some(&format!("http://127.0.0.1:{port}"))).await;
+    let service = Arc::new(Service::new(
+        &sdk,
+        TableNames::for_prefix("throttled"),
+        "arn:aws:sns:eu-west-1:123456789012:t".into(),
+        Duration::from_secs(300),
+        None,
+        tokio::runtime::Handle::current(),
+    ));
+    let err = handle_eventbridge(service, root_login_envelope())
+        .await
+        .unwrap_err();
+    assert!(err.is_transient(), "{err}");
+    assert!(err.to_string().contains("ThrottlingException"), "{err}");
+    // The SDK's standard retry made more than one attempt before giving up.
+    assert!(served.load(Ordering::Relaxed) >= 2);
+}

@@ -91,3 +91,42 @@ fn template_tables_match_store_init() {
     assert_eq!(found.len(), 3);
     assert_eq!(found, want);
 }
+
+/// Every `GOVTRAIL_*` variable the functions' code reads is set in template.yaml.
+#[test]
+fn every_environment_variable_the_functions_read_is_in_the_template() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let template = std::fs::read_to_string(root.join("template.yaml")).unwrap();
+    let mut read = std::collections::BTreeSet::new();
+    let mut files = Vec::new();
+    for dir in [
+        "shared/aws/src",
+        "functions/cloudtrail-events/src",
+        "functions/cloudtrail-logs/src",
+        "functions/slack-notifier/src",
+    ] {
+        for e in std::fs::read_dir(root.join(dir)).unwrap() {
+            files.push(e.unwrap().path());
+        }
+    }
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        for (i, _) in text.match_indices("\"GOVTRAIL_") {
+            let name: String = text[i + 1..]
+                .chars()
+                .take_while(|c| c.is_ascii_uppercase() || *c == '_')
+                .collect();
+            read.insert(name);
+        }
+    }
+    assert!(read.contains("GOVTRAIL_FINDINGS_TABLE"), "{read:?}");
+    assert!(read.contains("GOVTRAIL_SLACK_SECRET_ARN"), "{read:?}");
+    let missing: Vec<&String> = read
+        .iter()
+        .filter(|v| !template.contains(&format!("{v}:")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "read by the functions but not set in template.yaml: {missing:?}"
+    );
+}
