@@ -6,12 +6,7 @@ use std::sync::Arc;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_current_span(false)
-        .without_time()
-        .init();
+    govtrail_aws::config::init_tracing();
     let service = Arc::new(Service::from_env().await?);
     run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
         let service = service.clone();

@@ -5,18 +5,10 @@ use govtrail_aws::slack::SlackClient;
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 use slack_notifier::{handle, Config, Notifier};
 use std::sync::Arc;
-use tracing_subscriber::{filter::LevelFilter, EnvFilter};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    let filter = EnvFilter::builder()
-        .with_default_directive(LevelFilter::INFO.into())
-        .from_env_lossy();
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(filter)
-        .without_time()
-        .init();
+    govtrail_aws::config::init_tracing();
     let config = Config::from_env()?;
     let sdk = govtrail_aws::config::sdk_config(None).await;
     let secrets = aws_sdk_secretsmanager::Client::new(&sdk);

@@ -49,3 +49,16 @@ pub fn number(name: &'static str, default: u64) -> Result<u64, ConfigError> {
         }),
     }
 }
+
+/// JSON logs for CloudWatch, level from `RUST_LOG` (default info), no ANSI, no local time.
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::builder()
+        .with_default_directive(tracing_subscriber::filter::LevelFilter::INFO.into())
+        .from_env_lossy();
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(false)
+        .without_time()
+        .init();
+}

@@ -32,26 +32,14 @@ fn lookup_err(what: &str, message: String, transient: bool) -> LookupError {
     }
 }
 
-/// `ACCOUNT#user|role#name` for exact IAM user and role ARNs (see `Inventory::find`).
+/// `ACCOUNT#user|role#name` for exact IAM user and role ARNs (the core's
+/// `iam_name_key`, as one string for the `by_iam_name` index).
 pub fn iam_name(arn: &str) -> Option<String> {
-    let mut parts = arn.splitn(6, ':');
-    let (_, _, svc, _, acct, res) = (
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-    );
-    if svc != "iam" || arn.contains(['*', '?']) {
+    if arn.contains(['*', '?']) {
         return None;
     }
-    let (kind, rest) = res
-        .strip_prefix("user/")
-        .map(|r| ("user", r))
-        .or_else(|| res.strip_prefix("role/").map(|r| ("role", r)))?;
-    let name = rest.rsplit('/').next().filter(|n| !n.is_empty())?;
-    Some(format!("{acct}#{kind}#{}", name.to_ascii_lowercase()))
+    let (acct, kind, name) = govtrail_core::inventory::iam_name_key(arn)?;
+    Some(format!("{acct}#{kind}#{name}"))
 }
 
 /// A governance record as an identities-table item.
@@ -311,25 +299,35 @@ impl GovernanceLookup for DynamoGovernanceSource {
 
 /// Writes records and settings (for `govtrail inventory sync`), 25 per request.
 pub async fn put_items(client: &Client, table: &str, items: Vec<Item>) -> Result<u64, String> {
-    let mut requests = 0;
-    for chunk in items.chunks(25) {
-        let mut pending: Vec<WriteRequest> = chunk
-            .iter()
-            .map(|i| {
-                PutRequest::builder()
-                    .set_item(Some(i.clone()))
-                    .build()
-                    .map(|p| WriteRequest::builder().put_request(p).build())
-                    .map_err(|e| e.to_string())
-            })
-            .collect::<Result<_, _>>()?;
+    let requests = items
+        .into_iter()
+        .map(|i| {
+            PutRequest::builder()
+                .set_item(Some(i))
+                .build()
+                .map(|p| WriteRequest::builder().put_request(p).build())
+                .map_err(|e| e.to_string())
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    batch_write(client, table, requests).await
+}
+
+/// BatchWriteItem in chunks of 25, resending unprocessed items with backoff.
+async fn batch_write(
+    client: &Client,
+    table: &str,
+    requests: Vec<WriteRequest>,
+) -> Result<u64, String> {
+    let mut calls = 0;
+    for chunk in requests.chunks(25) {
+        let mut pending = chunk.to_vec();
         let mut round = 0;
         while !pending.is_empty() {
             round += 1;
             if round > MAX_UNPROCESSED_ROUNDS {
                 return Err("DynamoDB kept returning unprocessed items".into());
             }
-            requests += 1;
+            calls += 1;
             let out = client
                 .batch_write_item()
                 .request_items(table, std::mem::take(&mut pending))
@@ -344,7 +342,7 @@ pub async fn put_items(client: &Client, table: &str, items: Vec<Item>) -> Result
             }
         }
     }
-    Ok(requests)
+    Ok(calls)
 }
 
 /// Every item of the identities table (for `govtrail inventory sync`'s diff).
@@ -374,35 +372,15 @@ pub async fn delete_principals(
     principals: &[String],
 ) -> Result<u64, String> {
     use aws_sdk_dynamodb::types::DeleteRequest;
-    let mut requests = 0;
-    for chunk in principals.chunks(25) {
-        let mut pending: Vec<WriteRequest> = chunk
-            .iter()
-            .map(|p| {
-                DeleteRequest::builder()
-                    .key("principal", s(p))
-                    .build()
-                    .map(|d| WriteRequest::builder().delete_request(d).build())
-                    .map_err(|e| e.to_string())
-            })
-            .collect::<Result<_, _>>()?;
-        let mut round = 0;
-        while !pending.is_empty() {
-            round += 1;
-            if round > MAX_UNPROCESSED_ROUNDS {
-                return Err("DynamoDB kept returning unprocessed items".into());
-            }
-            requests += 1;
-            let out = client
-                .batch_write_item()
-                .request_items(table, std::mem::take(&mut pending))
-                .send()
-                .await
-                .map_err(|e| describe(&e))?;
-            if let Some(mut un) = out.unprocessed_items {
-                pending = un.remove(table).unwrap_or_default();
-            }
-        }
-    }
-    Ok(requests)
+    let requests = principals
+        .iter()
+        .map(|p| {
+            DeleteRequest::builder()
+                .key("principal", s(p))
+                .build()
+                .map(|d| WriteRequest::builder().delete_request(d).build())
+                .map_err(|e| e.to_string())
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    batch_write(client, table, requests).await
 }
