@@ -20,8 +20,15 @@ cargo clippy --workspace --all-targets -- -D warnings
 echo "== AWS emulator"
 # shellcheck source=scripts/emulator.sh
 source scripts/emulator.sh
-echo "== template.yaml: cfn-lint and the template checks"
+echo "== template.yaml: cfn-lint, sam validate --lint and the template checks"
 .venv/bin/cfn-lint template.yaml
 .venv/bin/python scripts/check_template.py
+# The SAM CLI pins its own boto3; it lives in a venv of its own.
+if [ ! -x .venv-sam/bin/sam ]; then
+  python3 -m venv .venv-sam
+  .venv-sam/bin/pip install --quiet --disable-pip-version-check 'aws-sam-cli==1.*'
+fi
+AWS_REGION=eu-west-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing SAM_CLI_TELEMETRY=0 \
+  .venv-sam/bin/sam validate --lint --template template.yaml
 echo "== cargo test --workspace"
 cargo test --workspace
