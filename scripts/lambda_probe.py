@@ -5,7 +5,7 @@ one event to the bootstrap, and reports init time (process start to the first
 
 usage: lambda_probe.py BINARY EVENT.json [ENV=VALUE ...]
 """
-import http.server, json, os, subprocess, sys, threading, time
+import http.server, json, os, signal, subprocess, sys, threading, time
 
 binary, event_path = sys.argv[1], sys.argv[2]
 extra_env = dict(a.split("=", 1) for a in sys.argv[3:])
@@ -54,10 +54,18 @@ env.update({
 env.update(extra_env)
 start = time.monotonic()
 proc = subprocess.Popen(["/usr/bin/time", "-f", "maxrss_kb=%M", binary], env=env,
-                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
 state["done"].wait(timeout=60)
 time.sleep(0.2)
-proc.terminate()
+# Stop the function (it waits for its next event); /usr/bin/time then reports its peak memory.
+try:
+    kids = open(f"/proc/{proc.pid}/task/{proc.pid}/children").read().split()
+except OSError:
+    kids = []
+for k in kids:
+    os.kill(int(k), signal.SIGTERM)
+if not kids:
+    os.killpg(proc.pid, signal.SIGTERM)
 out, err = proc.communicate(timeout=10)
 rss = [l for l in err.decode().splitlines() if l.startswith("maxrss_kb=")]
 first = state["next"][0] - start if state["next"] else None

@@ -264,65 +264,70 @@ impl DynamoFindingStore {
         Ok(())
     }
 
+    /// Reads every page a request returns: `page(start)` sends one request from that key and
+    /// answers (items, last evaluated key) or (error text, transient).
+    fn all_pages<F, Fut>(&self, what: &str, mut page: F) -> Result<Vec<Finding>, StoreError>
+    where
+        F: FnMut(Option<Item>) -> Fut,
+        Fut: std::future::Future<Output = Result<(Vec<Item>, Option<Item>), (String, bool)>>,
+    {
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            self.requests.reads.fetch_add(1, Ordering::Relaxed);
+            let (items, next) = self
+                .rt
+                .block_on(page(start.take()))
+                .map_err(|(message, transient)| store_err(what, message, transient))?;
+            for item in items {
+                out.push(from_item(item)?.0);
+            }
+            match next {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(out),
+            }
+        }
+    }
+
     fn query_index(
         &self,
         index: &str,
         key_attr: &str,
         key: &str,
     ) -> Result<Vec<Finding>, StoreError> {
-        let mut out = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            self.requests.reads.fetch_add(1, Ordering::Relaxed);
-            let page = self
-                .rt
-                .block_on(
-                    self.client
-                        .query()
-                        .table_name(&self.tables.findings)
-                        .index_name(index)
-                        .key_condition_expression("#k = :k")
-                        .expression_attribute_names("#k", key_attr)
-                        .expression_attribute_values(":k", s(key))
-                        .set_exclusive_start_key(start.take())
-                        .send(),
-                )
-                .map_err(|e| store_err("querying findings", describe(&e), is_transient(&e)))?;
-            for item in page.items.unwrap_or_default() {
-                out.push(from_item(item)?.0);
+        self.all_pages("querying findings", |start| {
+            let req = self
+                .client
+                .query()
+                .table_name(&self.tables.findings)
+                .index_name(index)
+                .key_condition_expression("#k = :k")
+                .expression_attribute_names("#k", key_attr)
+                .expression_attribute_values(":k", s(key))
+                .set_exclusive_start_key(start);
+            async move {
+                req.send()
+                    .await
+                    .map(|p| (p.items.unwrap_or_default(), p.last_evaluated_key))
+                    .map_err(|e| (describe(&e), is_transient(&e)))
             }
-            match page.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => break,
-            }
-        }
-        Ok(out)
+        })
     }
 
     fn scan(&self) -> Result<Vec<Finding>, StoreError> {
-        let mut out = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            self.requests.reads.fetch_add(1, Ordering::Relaxed);
-            let page = self
-                .rt
-                .block_on(
-                    self.client
-                        .scan()
-                        .table_name(&self.tables.findings)
-                        .set_exclusive_start_key(start.take())
-                        .send(),
-                )
-                .map_err(|e| store_err("scanning findings", describe(&e), is_transient(&e)))?;
-            for item in page.items.unwrap_or_default() {
-                out.push(from_item(item)?.0);
+        self.all_pages("scanning findings", |start| {
+            let req = self
+                .client
+                .scan()
+                .table_name(&self.tables.findings)
+                .set_exclusive_start_key(start);
+            async move {
+                req.send()
+                    .await
+                    .map(|p| (p.items.unwrap_or_default(), p.last_evaluated_key))
+                    .map_err(|e| (describe(&e), is_transient(&e)))
             }
-            match page.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => break,
-            }
-        }
-        Ok(out)
+        })
     }
 }
 
