@@ -86,6 +86,16 @@ fn looks_like_date(d: &[u8]) -> bool {
         && matches!(&d[4..6], [b'0', b'1'..=b'9'] | [b'1', b'0'..=b'2'])
 }
 
+/// The parts of an ARN: (service, region, account, resource); `None` if it is not one.
+pub fn arn_parts(arn: &str) -> Option<(&str, &str, &str, &str)> {
+    let mut parts = arn.splitn(6, ':');
+    if parts.next()? != "arn" {
+        return None;
+    }
+    let _partition = parts.next()?;
+    Some((parts.next()?, parts.next()?, parts.next()?, parts.next()?))
+}
+
 /// `prefix:EventName` for a record.
 pub fn action(event_source: &str, event_name: &str) -> String {
     let mut s = service_prefix(event_source);

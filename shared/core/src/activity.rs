@@ -299,15 +299,7 @@ fn partition_of(arn: Option<&str>, region: Option<&str>) -> &'static str {
 
 /// Splits `arn:aws:sts::ACCT:assumed-role/NAME/SESSION` into (account, role name, session).
 fn parse_sts_arn(arn: &str) -> Option<(&str, &str, Option<&str>)> {
-    let mut parts = arn.splitn(6, ':');
-    let (_arn, _part, svc, _region, acct, res) = (
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-    );
+    let (svc, _region, acct, res) = action::arn_parts(arn)?;
     if svc != "sts" {
         return None;
     }

@@ -518,15 +518,7 @@ impl Inventory {
 /// (account, "user"/"role", lower-case name) of an IAM user or role ARN: IAM names are
 /// unique per account, whatever the path or case.
 pub fn iam_name_key(arn: &str) -> Option<(String, &'static str, String)> {
-    let mut parts = arn.splitn(6, ':');
-    let (_, _, svc, _, acct, res) = (
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-        parts.next()?,
-    );
+    let (svc, _region, acct, res) = crate::action::arn_parts(arn)?;
     if svc != "iam" {
         return None;
     }

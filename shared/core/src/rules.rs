@@ -336,10 +336,7 @@ pub fn evaluate(
     let is_root = act.identity_type == "Root"
         || (act.principal.starts_with("arn:") && act.principal.ends_with(":root"));
     if is_root {
-        let mut extra = Vec::new();
-        if let Some(m) = act.mfa_authenticated {
-            extra.push(("mfa_authenticated", m.to_string()));
-        }
+        // `fire` records mfa_authenticated for every finding.
         cx.fire(
             RuleId::RootActivity,
             &act.action,
@@ -349,7 +346,7 @@ pub fn evaluate(
                 act.account_id.as_deref().unwrap_or("?"),
                 act.action
             ),
-            &extra,
+            &[],
         );
     }
     match cx.record {
