@@ -79,6 +79,10 @@ pub fn finding_id(principal: &str, rule: RuleId, subject: &str) -> String {
     s
 }
 
+/// The event key of a sweep observation: `sweep@<time of the sweep>`. A sweep counts once
+/// per finding, however often the same sweep is replayed.
+pub const SWEEP_KEY_PREFIX: &str = "sweep@";
+
 /// One event's contribution to one finding.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Hit {
@@ -99,6 +103,13 @@ pub struct Hit {
     pub event_key: String,
     pub evidence: BTreeMap<String, String>,
     pub suppressed_by: Option<Suppression>,
+}
+
+impl Hit {
+    /// This hit is a sweep's observation of a standing condition, not an event.
+    pub fn is_sweep(&self) -> bool {
+        self.event_key.starts_with(SWEEP_KEY_PREFIX)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -253,10 +264,14 @@ impl Finding {
             Status::Resolved => {
                 if self.status_at.is_none_or(|at| hit.event_time > at) {
                     self.status = Status::Open;
-                    self.status_reason = Some(format!(
-                        "reopened: new activity at {}",
-                        format_time(&hit.event_time)
-                    ));
+                    self.status_reason = Some(if hit.is_sweep() {
+                        format!(
+                            "reopened: the sweep at {} found the condition again",
+                            format_time(&hit.event_time)
+                        )
+                    } else {
+                        format!("reopened: new activity at {}", format_time(&hit.event_time))
+                    });
                     self.status_at = None;
                     reopened = true;
                 }
@@ -287,9 +302,11 @@ impl Finding {
             }
             Status::Open | Status::Acknowledged => {}
         }
-        let crossed = ESCALATION_COUNTS
-            .iter()
-            .any(|&t| before_count < t && self.count >= t);
+        // A standing condition seen by one more sweep is not news: only events escalate by count.
+        let crossed = !hit.is_sweep()
+            && ESCALATION_COUNTS
+                .iter()
+                .any(|&t| before_count < t && self.count >= t);
         let escalated = self.status.is_live() && (self.severity > before_sev || crossed);
         HitOutcome::Updated {
             escalated,

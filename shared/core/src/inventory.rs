@@ -307,6 +307,68 @@ pub struct Settings {
     pub default_max_key_age_days: Option<u32>,
     #[serde(default)]
     pub known_owners: Vec<String>,
+    /// How the inventory sweep judges what it discovers in IAM.
+    #[serde(default)]
+    pub sweep: SweepSettings,
+}
+
+/// Maximum access key age when neither the record nor `default_max_key_age_days` sets one
+/// (CIS AWS Foundations: rotate keys every 90 days or less).
+pub const DEFAULT_MAX_KEY_AGE_DAYS: u32 = 90;
+
+fn default_owner_tags() -> Vec<String> {
+    ["govtrail:owner", "owner", "Owner"]
+        .map(String::from)
+        .to_vec()
+}
+
+fn default_purpose_tags() -> Vec<String> {
+    ["govtrail:purpose", "purpose", "Purpose"]
+        .map(String::from)
+        .to_vec()
+}
+
+fn default_kind_tags() -> Vec<String> {
+    vec!["govtrail:kind".to_string()]
+}
+
+/// Settings of the inventory sweep (`settings.sweep` in the inventory YAML).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SweepSettings {
+    /// An identity or active key unused for longer than this is `unused-credential` (90).
+    pub unused_after_days: u32,
+    /// `review-due-soon` fires this many days before a review falls due (14).
+    pub review_due_soon_days: u32,
+    /// `exception-expiring` fires this many days before an exception expires (14).
+    pub exception_expiring_days: u32,
+    /// Human identities may not hold access keys (`keys-on-human`); the root user never may.
+    pub forbid_keys_on_humans: bool,
+    /// Report service-linked roles and other AWS-managed identities (`/aws-service-role/`,
+    /// `/aws-reserved/`) like any other; by default the sweep counts and skips them.
+    pub include_aws_managed: bool,
+    /// Tag keys `inventory discover` reads the owner, purpose and kind from (first present wins).
+    #[serde(default = "default_owner_tags")]
+    pub owner_tags: Vec<String>,
+    #[serde(default = "default_purpose_tags")]
+    pub purpose_tags: Vec<String>,
+    #[serde(default = "default_kind_tags")]
+    pub kind_tags: Vec<String>,
+}
+
+impl Default for SweepSettings {
+    fn default() -> Self {
+        SweepSettings {
+            unused_after_days: 90,
+            review_due_soon_days: 14,
+            exception_expiring_days: 14,
+            forbid_keys_on_humans: false,
+            include_aws_managed: false,
+            owner_tags: default_owner_tags(),
+            purpose_tags: default_purpose_tags(),
+            kind_tags: default_kind_tags(),
+        }
+    }
 }
 
 impl Default for Settings {
@@ -317,6 +379,7 @@ impl Default for Settings {
             severity_overrides: BTreeMap::new(),
             default_max_key_age_days: None,
             known_owners: Vec::new(),
+            sweep: SweepSettings::default(),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod action;
 pub mod activity;
+pub mod credential_report;
 pub mod finding;
 pub mod frame;
 pub mod input;
@@ -17,6 +18,7 @@ pub mod resources;
 pub mod rule_id;
 pub mod rules;
 pub mod sqlite_store;
+pub mod sweep;
 
 pub use activity::{normalise, Activity, ActorClass};
 pub use finding::{Finding, FindingFilter, Hit, HitOutcome, Status};

@@ -42,6 +42,73 @@ pub struct Summary {
     pub records_per_second: f64,
 }
 
+/// What writing one batch of hits did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Tally {
+    pub new: u64,
+    pub updated: u64,
+    pub duplicate: u64,
+    pub suppressed: u64,
+    pub reopened: u64,
+    pub alerts_sent: u64,
+}
+
+/// Writes hits to the store and sends one alert per finding for what is new, escalated or
+/// reopened (suppressed hits never alert). Shared by the event pipeline and the sweep.
+pub fn record_hits(
+    store: &mut (dyn FindingStore + '_),
+    alerts: Option<&mut (dyn AlertSink + '_)>,
+    hits: &[Hit],
+) -> Result<Tally, PipelineError> {
+    let mut tally = Tally::default();
+    if hits.is_empty() {
+        return Ok(tally);
+    }
+    let outcomes = store.record(hits)?;
+    let mut to_alert: Vec<(AlertKind, &str)> = Vec::new();
+    for (hit, outcome) in hits.iter().zip(outcomes) {
+        if hit.suppressed_by.is_some() && outcome != HitOutcome::Duplicate {
+            tally.suppressed += 1;
+        }
+        match outcome {
+            HitOutcome::New => {
+                tally.new += 1;
+                if hit.suppressed_by.is_none() {
+                    to_alert.push((AlertKind::New, &hit.finding_id));
+                }
+            }
+            HitOutcome::Updated {
+                escalated,
+                reopened,
+            } => {
+                tally.updated += 1;
+                if reopened {
+                    tally.reopened += 1;
+                    to_alert.push((AlertKind::Reopened, &hit.finding_id));
+                } else if escalated {
+                    to_alert.push((AlertKind::Escalated, &hit.finding_id));
+                }
+            }
+            HitOutcome::Duplicate => tally.duplicate += 1,
+        }
+    }
+    if let Some(sink) = alerts {
+        // One alert per finding per batch: the strongest reason wins.
+        let mut seen: Vec<&str> = Vec::new();
+        for (kind, id) in &to_alert {
+            if seen.contains(id) {
+                continue;
+            }
+            seen.push(id);
+            if let Some(f) = store.get(id)? {
+                sink.send(*kind, &f)?;
+                tally.alerts_sent += 1;
+            }
+        }
+    }
+    Ok(tally)
+}
+
 /// Failure of the pipeline itself (input problems are not failures: they are counted).
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
@@ -224,8 +291,6 @@ impl<'a> Pipeline<'a> {
             return Ok(());
         }
         let hits = std::mem::take(&mut self.pending);
-        let outcomes = self.store.record(&hits)?;
-        let mut to_alert: Vec<(AlertKind, &str)> = Vec::new();
         if let Some(t) = self.touched.as_mut() {
             for h in &hits {
                 if !t.contains(&h.finding_id) {
@@ -233,45 +298,12 @@ impl<'a> Pipeline<'a> {
                 }
             }
         }
-        for (hit, outcome) in hits.iter().zip(outcomes) {
-            if hit.suppressed_by.is_some() && outcome != HitOutcome::Duplicate {
-                self.summary.suppressed_hits += 1;
-            }
-            match outcome {
-                HitOutcome::New => {
-                    self.summary.findings_new += 1;
-                    if hit.suppressed_by.is_none() {
-                        to_alert.push((AlertKind::New, &hit.finding_id));
-                    }
-                }
-                HitOutcome::Updated {
-                    escalated,
-                    reopened,
-                } => {
-                    self.summary.findings_updated += 1;
-                    if reopened {
-                        to_alert.push((AlertKind::Reopened, &hit.finding_id));
-                    } else if escalated {
-                        to_alert.push((AlertKind::Escalated, &hit.finding_id));
-                    }
-                }
-                HitOutcome::Duplicate => self.summary.duplicate_hits += 1,
-            }
-        }
-        if let Some(sink) = self.alerts.as_deref_mut() {
-            // One alert per finding per batch: the strongest reason wins.
-            let mut seen: Vec<&str> = Vec::new();
-            for (kind, id) in &to_alert {
-                if seen.contains(id) {
-                    continue;
-                }
-                seen.push(id);
-                if let Some(f) = self.store.get(id)? {
-                    sink.send(*kind, &f)?;
-                    self.summary.alerts_sent += 1;
-                }
-            }
-        }
+        let tally = record_hits(&mut *self.store, self.alerts.as_deref_mut(), &hits)?;
+        self.summary.findings_new += tally.new;
+        self.summary.findings_updated += tally.updated;
+        self.summary.duplicate_hits += tally.duplicate;
+        self.summary.suppressed_hits += tally.suppressed;
+        self.summary.alerts_sent += tally.alerts_sent;
         self.pending = hits;
         self.pending.clear();
         Ok(())

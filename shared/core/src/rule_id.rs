@@ -121,6 +121,55 @@ rules! {
         "An AI agent acted without sourceIdentity or onBehalfOf naming who it acts for.";
     UngovernedIdentityCreated => "ungoverned-identity-created", High,
         "A user, role, access key or console password was created for an identity with no governance record.";
+    UngovernedIdentity => "ungoverned-identity", High,
+        "An IAM user or role exists with no governance record, or with a retired one.";
+    StaleRecord => "stale-record", Medium,
+        "A governance record names an IAM user or role that no longer exists: retire the record.";
+    KeyTooOld => "key-too-old", Medium,
+        "An active access key is older than the record's (or the default) maximum key age.";
+    TwoActiveKeys => "two-active-keys", Low,
+        "An IAM user has two active access keys.";
+    UnusedCredential => "unused-credential", Medium,
+        "An identity, or an active access key, has not been used for longer than the threshold.";
+    ReviewDueSoon => "review-due-soon", Info,
+        "A governance record's periodic review falls due within the notice period.";
+    ExceptionExpiring => "exception-expiring", Low,
+        "An approved exception expires within the notice period.";
+    ConsolePasswordOnNhi => "console-password-on-nhi", High,
+        "A workload or agent identity has a console password (login profile).";
+    KeysOnHuman => "keys-on-human", Medium,
+        "A human identity (or the root user) has active access keys where the settings forbid them.";
+    UnknownOwner => "unknown-owner", Medium,
+        "A governance record names no owner, or one missing from the settings' known owners.";
+}
+
+impl RuleId {
+    /// What produces this rule's findings: CloudTrail events, the inventory sweep, or both.
+    pub fn source(self) -> &'static str {
+        match self {
+            RuleId::ReviewOverdue | RuleId::StaleRecord => "events+sweep",
+            r if r.is_sweep() => "sweep",
+            _ => "events",
+        }
+    }
+
+    /// Rules the inventory sweep evaluates (and resolves when their condition clears).
+    pub fn is_sweep(self) -> bool {
+        matches!(
+            self,
+            RuleId::UngovernedIdentity
+                | RuleId::StaleRecord
+                | RuleId::KeyTooOld
+                | RuleId::TwoActiveKeys
+                | RuleId::UnusedCredential
+                | RuleId::ReviewOverdue
+                | RuleId::ReviewDueSoon
+                | RuleId::ExceptionExpiring
+                | RuleId::ConsolePasswordOnNhi
+                | RuleId::KeysOnHuman
+                | RuleId::UnknownOwner
+        )
+    }
 }
 
 impl fmt::Display for RuleId {

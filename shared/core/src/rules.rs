@@ -243,39 +243,15 @@ impl Ctx<'_> {
         }
         let mut suppressed_by = None;
         if let Some(r) = self.record {
-            for e in &r.exceptions {
-                let covers = (e.rules.is_empty() || e.rules.contains(&rule))
-                    && (e.actions.is_empty() || e.actions.iter().any(|p| p.matches_ci(&a.action)))
-                    && (e.resources.is_empty()
-                        || resource
-                            .iter()
-                            .chain(a.resources.iter())
-                            .any(|res| e.resources.iter().any(|p| p.matches(res))));
-                if !covers {
-                    continue;
-                }
-                if self.at <= e.expires.at {
-                    suppressed_by = Some(Suppression {
-                        reason: e.reason.clone(),
-                        approver: e.approver.clone(),
-                        ticket: e.ticket.clone(),
-                        expires: e.expires.to_string(),
-                    });
-                    break;
-                }
-                evidence.insert(
-                    "expired_exception".to_string(),
-                    format!(
-                        "exception '{}' approved by {} expired {}{}",
-                        e.reason,
-                        e.approver,
-                        e.expires,
-                        e.ticket
-                            .as_deref()
-                            .map(|t| format!(" (ticket {t})"))
-                            .unwrap_or_default()
-                    ),
-                );
+            let resources: Vec<&str> = resource
+                .iter()
+                .chain(a.resources.iter())
+                .map(String::as_str)
+                .collect();
+            let m = exception_for(r, rule, Some(&a.action), &resources, self.at);
+            suppressed_by = m.suppressed_by;
+            if let Some(e) = m.expired {
+                evidence.insert("expired_exception".to_string(), e);
             }
         }
         let (owner, contact) = match self.record {
@@ -301,6 +277,59 @@ impl Ctx<'_> {
             suppressed_by,
         });
     }
+}
+
+/// Which of a record's exceptions covers a finding.
+#[derive(Debug, Default)]
+pub struct ExceptionMatch {
+    /// A valid exception covers it: the finding is stored as suppressed.
+    pub suppressed_by: Option<Suppression>,
+    /// An exception would have covered it but expired (evidence for the finding).
+    pub expired: Option<String>,
+}
+
+/// Finds the exception of `record` covering `rule` (and, when the exception names them, the
+/// action and one of the resources) at time `at`. Shared by the event rules and the sweep.
+pub fn exception_for(
+    record: &GovernanceRecord,
+    rule: RuleId,
+    action: Option<&str>,
+    resources: &[&str],
+    at: DateTime<Utc>,
+) -> ExceptionMatch {
+    let mut out = ExceptionMatch::default();
+    for e in &record.exceptions {
+        let covers = (e.rules.is_empty() || e.rules.contains(&rule))
+            && (e.actions.is_empty()
+                || action.is_some_and(|act| e.actions.iter().any(|p| p.matches_ci(act))))
+            && (e.resources.is_empty()
+                || resources
+                    .iter()
+                    .any(|res| e.resources.iter().any(|p| p.matches(res))));
+        if !covers {
+            continue;
+        }
+        if at <= e.expires.at {
+            out.suppressed_by = Some(Suppression {
+                reason: e.reason.clone(),
+                approver: e.approver.clone(),
+                ticket: e.ticket.clone(),
+                expires: e.expires.to_string(),
+            });
+            return out;
+        }
+        out.expired = Some(format!(
+            "exception '{}' approved by {} expired {}{}",
+            e.reason,
+            e.approver,
+            e.expires,
+            e.ticket
+                .as_deref()
+                .map(|t| format!(" (ticket {t})"))
+                .unwrap_or_default()
+        ));
+    }
+    out
 }
 
 /// Evaluates one activity against the governance records.
