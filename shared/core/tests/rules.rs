@@ -1475,7 +1475,7 @@ fn every_rule_id_has_a_firing_case() {
     let all: BTreeSet<RuleId> = RuleId::ALL
         .iter()
         .copied()
-        .filter(|r| !r.is_sweep())
+        .filter(|r| !r.is_sweep() || *r == RuleId::ReviewOverdue)
         .collect();
     assert_eq!(all.len(), 16);
     assert_eq!(fired, all);
