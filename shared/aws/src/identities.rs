@@ -365,6 +365,47 @@ pub async fn scan_items(client: &Client, table: &str) -> Result<Vec<Item>, Strin
     }
 }
 
+/// The whole inventory (settings and every record) from the identities table, for the sweep
+/// and `govtrail inventory export`. An unreadable item fails the load, naming its principal:
+/// a record silently missing would make its identity look ungoverned.
+pub async fn load_inventory(client: &Client, table: &str) -> Result<Inventory, String> {
+    let mut settings = Settings::default();
+    let mut records = Vec::new();
+    let mut errors = Vec::new();
+    for item in scan_items(client, table).await? {
+        let principal = match item.get("principal") {
+            Some(AttributeValue::S(p)) => p.clone(),
+            _ => {
+                errors.push("an item without a principal key".to_string());
+                continue;
+            }
+        };
+        if principal == SETTINGS_KEY {
+            match item.get("settings") {
+                Some(AttributeValue::M(m)) => match serde_dynamo::from_item(m.clone()) {
+                    Ok(s) => settings = s,
+                    Err(e) => errors.push(format!("{SETTINGS_KEY}: {e}")),
+                },
+                _ => errors.push(format!("{SETTINGS_KEY}: no settings map")),
+            }
+            continue;
+        }
+        match record_from(&item) {
+            Ok(r) => records.push(r),
+            Err(e) => errors.push(format!("{principal}: {e}")),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(format!(
+            "{} unreadable item(s) in {table}: {}",
+            errors.len(),
+            errors.join("; ")
+        ));
+    }
+    records.sort_by(|a, b| a.principal.as_str().cmp(b.principal.as_str()));
+    Ok(Inventory::new(settings, records))
+}
+
 /// Deletes items by principal, 25 per request.
 pub async fn delete_principals(
     client: &Client,

@@ -3,6 +3,7 @@
 
 pub mod alerts;
 pub mod config;
+pub mod discovery;
 pub mod error;
 pub mod findings;
 pub mod identities;
@@ -10,6 +11,7 @@ pub mod notifications;
 pub mod secrets;
 pub mod service;
 pub mod slack;
+pub mod sweep;
 pub mod tables;
 
 pub use alerts::SnsAlertSink;
