@@ -83,6 +83,10 @@ pub struct Activity {
     pub resources: Vec<String>,
     /// For IAM identity-creating calls: the principal being created (user, role, key owner).
     pub created_principal: Option<String>,
+    /// For successful IAM lifecycle calls (identities created or deleted, access keys
+    /// created, activated, deactivated or deleted, tags set or removed): what changed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lifecycle: Option<crate::lifecycle::LifecycleEvent>,
     /// For records without an eventID: a hash of the record's JSON text, so the same record
     /// counts once wherever it is read from.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -238,6 +242,7 @@ pub fn normalise_unclassified(rec: &RawRecord<'_>, origin: Origin) -> Result<Act
         web_identity_provider,
         resources: Vec::new(),
         created_principal: None,
+        lifecycle: None,
         content_key: None,
         origin,
     };

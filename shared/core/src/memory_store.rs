@@ -1,14 +1,17 @@
 //! In-memory `FindingStore`: the reference semantics, for unit tests of the core.
 
 use crate::finding::{sort_findings, Finding, FindingFilter, Hit, HitOutcome, Status};
-use crate::ports::{FindingStore, StoreError};
+use crate::lifecycle::LifecycleChange;
+use crate::ports::{FindingStore, LifecycleStore, StoreError};
 use chrono::{DateTime, SubsecRound, Utc};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     findings: HashMap<String, Finding>,
     seen: HashSet<(String, String)>,
+    /// The lifecycle log by (principal, event key).
+    lifecycle: BTreeMap<(String, String), LifecycleChange>,
 }
 
 impl MemoryStore {
@@ -104,4 +107,40 @@ impl FindingStore for MemoryStore {
         change_status(f, status, reason, until, now);
         Ok(f.clone())
     }
+}
+
+impl LifecycleStore for MemoryStore {
+    fn record_changes(&mut self, changes: &[LifecycleChange]) -> Result<u64, StoreError> {
+        let mut new = 0;
+        for c in changes {
+            let key = (c.event.principal().to_string(), c.event_key.clone());
+            if let std::collections::btree_map::Entry::Vacant(slot) = self.lifecycle.entry(key) {
+                slot.insert(c.clone());
+                new += 1;
+            }
+        }
+        Ok(new)
+    }
+
+    fn changes_since(
+        &self,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Vec<LifecycleChange>, StoreError> {
+        let since = since.map(|t| t.trunc_subsecs(0));
+        let mut v: Vec<LifecycleChange> = self
+            .lifecycle
+            .values()
+            .filter(|c| since.is_none_or(|s| c.at >= s))
+            .cloned()
+            .collect();
+        sort_changes(&mut v);
+        Ok(v)
+    }
+}
+
+/// The order `changes_since` returns: time, principal, event key (shared by the stores).
+pub fn sort_changes(v: &mut [LifecycleChange]) {
+    v.sort_by(|a, b| {
+        (a.at, a.event.principal(), &a.event_key).cmp(&(b.at, b.event.principal(), &b.event_key))
+    });
 }

@@ -4,7 +4,8 @@ use crate::activity::{normalise_unclassified, Activity};
 use crate::finding::{Hit, HitOutcome};
 use crate::input::{self, InputError, ReadStats, RecordItem, Source};
 use crate::inventory::Settings;
-use crate::ports::{AlertKind, AlertSink, FindingStore, StoreError};
+use crate::lifecycle::LifecycleChange;
+use crate::ports::{AlertKind, AlertSink, FindingStore, LifecycleStore, StoreError};
 use crate::record::SkipReason;
 use crate::rules::{evaluate, CachedLookup, GovernanceLookup};
 use chrono::{DateTime, Utc};
@@ -38,6 +39,8 @@ pub struct Summary {
     pub alerts_sent: u64,
     /// Records evaluated whose eventTime was missing or unreadable: judged at `now`.
     pub records_without_time: u64,
+    /// IAM lifecycle changes newly recorded (0 without a lifecycle store).
+    pub lifecycle_changes: u64,
     pub elapsed_seconds: f64,
     pub records_per_second: f64,
 }
@@ -125,8 +128,11 @@ pub struct Pipeline<'a> {
     settings: &'a Settings,
     store: &'a mut dyn FindingStore,
     alerts: Option<&'a mut dyn AlertSink>,
+    lifecycle: Option<&'a mut dyn LifecycleStore>,
     now: DateTime<Utc>,
     pending: Vec<Hit>,
+    /// Lifecycle changes read but not yet recorded (written before the hits).
+    pending_changes: Vec<LifecycleChange>,
     activities: Vec<Activity>,
     stats: ReadStats,
     summary: Summary,
@@ -149,8 +155,10 @@ impl<'a> Pipeline<'a> {
             settings,
             store,
             alerts,
+            lifecycle: None,
             now,
             pending: Vec::with_capacity(BATCH_HITS),
+            pending_changes: Vec::new(),
             activities: Vec::with_capacity(BATCH_ACTIVITIES),
             stats: ReadStats::default(),
             summary: Summary::default(),
@@ -158,6 +166,15 @@ impl<'a> Pipeline<'a> {
             touched: None,
             skipped: BTreeMap::new(),
         }
+    }
+
+    /// Also record the IAM lifecycle changes the records carry (identities created and
+    /// deleted, access keys created, re-statused and deleted, tags), whoever made them: an
+    /// ignored principal's changes are state too. They are written with each batch of hits,
+    /// before them.
+    pub fn with_lifecycle(mut self, store: &'a mut dyn LifecycleStore) -> Self {
+        self.lifecycle = Some(store);
+        self
     }
 
     /// Remember the ids of findings this run touched (for printing them afterwards).
@@ -229,8 +246,16 @@ impl<'a> Pipeline<'a> {
         if act.event_time.is_none() {
             self.summary.records_without_time += 1;
         }
+        if self.lifecycle.is_some() {
+            if let Some(change) = LifecycleChange::from_activity(&act) {
+                self.pending_changes.push(change);
+            }
+        }
         if self.settings.is_ignored(&act.principal) {
             self.skip(SkipReason::IgnoredPrincipal);
+            if self.pending_changes.len() >= BATCH_HITS {
+                self.write_changes()?;
+            }
             return Ok(());
         }
         self.activities.push(act);
@@ -253,6 +278,9 @@ impl<'a> Pipeline<'a> {
                 if let Some(c) = &a.created_principal {
                     principals.push(c);
                 }
+                if let Some(l) = &a.lifecycle {
+                    principals.push(l.principal());
+                }
             }
             principals.sort_unstable();
             principals.dedup();
@@ -269,7 +297,7 @@ impl<'a> Pipeline<'a> {
         }
         self.activities = acts;
         self.activities.clear();
-        if self.pending.len() >= BATCH_HITS {
+        if self.pending.len() >= BATCH_HITS || self.pending_changes.len() >= BATCH_HITS {
             self.write_hits()?;
         }
         Ok(())
@@ -286,7 +314,20 @@ impl<'a> Pipeline<'a> {
         self.write_hits()
     }
 
+    /// Records the pending lifecycle changes (a redelivered change is not new).
+    fn write_changes(&mut self) -> Result<(), PipelineError> {
+        if let Some(store) = self.lifecycle.as_deref_mut() {
+            if !self.pending_changes.is_empty() {
+                self.summary.lifecycle_changes += store.record_changes(&self.pending_changes)?;
+            }
+        }
+        self.pending_changes.clear();
+        Ok(())
+    }
+
+    /// Records the pending lifecycle changes, then the hits.
     fn write_hits(&mut self) -> Result<(), PipelineError> {
+        self.write_changes()?;
         if self.pending.is_empty() {
             return Ok(());
         }

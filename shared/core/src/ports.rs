@@ -2,6 +2,7 @@
 
 use crate::finding::{Finding, FindingFilter, Hit, HitOutcome, Status};
 use crate::inventory::{GovernanceRecord, Inventory, Settings};
+use crate::lifecycle::LifecycleChange;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
@@ -15,6 +16,12 @@ pub enum StoreError {
     },
     #[error("stored finding {id} is unreadable: {reason}")]
     Corrupt { id: String, reason: String },
+    #[error("stored lifecycle change {principal} {event_key} is unreadable: {reason}")]
+    CorruptChange {
+        principal: String,
+        event_key: String,
+        reason: String,
+    },
     #[error("no finding with id {0}")]
     NotFound(String),
     /// A remote store failed (`transient`: throttling, timeouts, 5xx: worth retrying).
@@ -55,6 +62,20 @@ pub trait FindingStore {
         until: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<Finding, StoreError>;
+}
+
+/// Where IAM lifecycle changes are kept: an append-only log keyed by (principal, event key),
+/// so a redelivered event is a no-op. The fold into state (`KnownState::fold`) happens on read.
+pub trait LifecycleStore {
+    /// Appends changes; those whose (principal, event key) is already kept are ignored.
+    /// Returns how many were new.
+    fn record_changes(&mut self, changes: &[LifecycleChange]) -> Result<u64, StoreError>;
+    /// The changes at or after `since` (to the second; every change when `None`), ordered
+    /// by time, principal, event key.
+    fn changes_since(
+        &self,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Vec<LifecycleChange>, StoreError>;
 }
 
 /// Where governance records come from.

@@ -3,6 +3,7 @@
 
 use crate::activity::Activity;
 use crate::lenient;
+use crate::lifecycle::LifecycleEvent;
 use crate::record::RawRecord;
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -54,6 +55,36 @@ struct Params<'a> {
     name: Vec<Cow<'a, str>>,
     #[serde(default, deserialize_with = "lenient::strings")]
     names: Vec<Cow<'a, str>>,
+    #[serde(default, deserialize_with = "lenient::string")]
+    access_key_id: Option<Cow<'a, str>>,
+    #[serde(default, deserialize_with = "lenient::string")]
+    status: Option<Cow<'a, str>>,
+    #[serde(default, deserialize_with = "lenient::objects")]
+    tags: Vec<Tag<'a>>,
+    #[serde(default, deserialize_with = "lenient::strings")]
+    tag_keys: Vec<Cow<'a, str>>,
+}
+
+/// An IAM tag of `TagUser`/`TagRole` (`{"key": ..., "value": ...}`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(bound(deserialize = "'de: 'a"))]
+struct Tag<'a> {
+    #[serde(default, alias = "Key", deserialize_with = "lenient::string")]
+    key: Option<Cow<'a, str>>,
+    #[serde(default, alias = "Value", deserialize_with = "lenient::string")]
+    value: Option<Cow<'a, str>>,
+}
+
+/// The `accessKey` a `CreateAccessKey` response names (its secret is never logged).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", bound(deserialize = "'de: 'a"))]
+struct KeyResponse<'a> {
+    #[serde(default, deserialize_with = "lenient::string")]
+    access_key_id: Option<Cow<'a, str>>,
+    #[serde(default, deserialize_with = "lenient::string")]
+    status: Option<Cow<'a, str>>,
+    #[serde(default, deserialize_with = "lenient::string")]
+    user_name: Option<Cow<'a, str>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -73,6 +104,8 @@ struct Response<'a> {
     role: Option<WithArn<'a>>,
     #[serde(default, deserialize_with = "lenient::object")]
     policy: Option<WithArn<'a>>,
+    #[serde(default, rename = "accessKey", deserialize_with = "lenient::object")]
+    access_key: Option<KeyResponse<'a>>,
 }
 
 fn arn_of<'x>(w: &'x Option<WithArn<'_>>) -> Option<&'x str> {
@@ -256,6 +289,14 @@ fn iam(
     if !act.is_success() {
         return;
     }
+    act.lifecycle = lifecycle(
+        ctx,
+        params,
+        response,
+        act,
+        user_arn.as_deref(),
+        role_arn.as_deref(),
+    );
     act.created_principal = match act.event_name.as_deref() {
         Some("CreateUser") => user_arn,
         Some("CreateRole") => role_arn,
@@ -265,4 +306,104 @@ fn iam(
         }
         _ => None,
     };
+}
+
+/// "Active" / "Inactive" (any case), the status of an access key.
+fn key_status(s: Option<&str>) -> Option<bool> {
+    match s? {
+        s if s.eq_ignore_ascii_case("Active") => Some(true),
+        s if s.eq_ignore_ascii_case("Inactive") => Some(false),
+        _ => None,
+    }
+}
+
+/// The lifecycle event of a successful IAM call; `None` when the call is not one or the
+/// record lacks what it needs.
+fn lifecycle(
+    ctx: &Ctx,
+    params: &Params<'_>,
+    response: &Response<'_>,
+    act: &Activity,
+    user_arn: Option<&str>,
+    role_arn: Option<&str>,
+) -> Option<LifecycleEvent> {
+    let owned = |s: Option<&str>| s.map(str::to_owned);
+    // A key belongs to the named user; without one, to the caller when it is an IAM user or
+    // the root user (acting on its own keys), else to the user the response names.
+    let key_owner = || -> String {
+        if let Some(u) = user_arn {
+            return u.to_string();
+        }
+        let caller_owns = matches!(act.identity_type.as_str(), "IAMUser" | "Root");
+        response
+            .access_key
+            .as_ref()
+            .and_then(|k| k.user_name.as_deref())
+            .filter(|_| !caller_owns)
+            .map(|n| ctx.iam(&format!("user/{n}")))
+            .unwrap_or_else(|| act.principal.clone())
+    };
+    let request_key = || owned(params.access_key_id.as_deref());
+    let name = act.event_name.as_deref()?;
+    // The user or role a `...User` / `...Role` call names.
+    let target = || {
+        owned(if name.ends_with("User") {
+            user_arn
+        } else {
+            role_arn
+        })
+    };
+    Some(match name {
+        "CreateUser" | "CreateRole" => LifecycleEvent::IdentityCreated {
+            principal: target()?,
+        },
+        "DeleteUser" | "DeleteRole" => LifecycleEvent::IdentityDeleted {
+            principal: target()?,
+        },
+        "CreateAccessKey" => {
+            let key = response.access_key.as_ref()?;
+            LifecycleEvent::KeyCreated {
+                key_id: owned(key.access_key_id.as_deref())?,
+                // Keys are created active; a response without a status says nothing else.
+                active: key_status(key.status.as_deref()).unwrap_or(true),
+                principal: key_owner(),
+            }
+        }
+        "UpdateAccessKey" => LifecycleEvent::KeyStatus {
+            key_id: request_key()?,
+            active: key_status(params.status.as_deref())?,
+            principal: key_owner(),
+        },
+        "DeleteAccessKey" => LifecycleEvent::KeyDeleted {
+            key_id: request_key()?,
+            principal: key_owner(),
+        },
+        "TagUser" | "TagRole" => {
+            let tags: std::collections::BTreeMap<String, String> = params
+                .tags
+                .iter()
+                .filter_map(|t| {
+                    let k = t.key.as_deref()?;
+                    Some((k.to_string(), t.value.as_deref().unwrap_or("").to_string()))
+                })
+                .collect();
+            if tags.is_empty() {
+                return None;
+            }
+            LifecycleEvent::Tagged {
+                principal: target()?,
+                tags,
+            }
+        }
+        "UntagUser" | "UntagRole" => {
+            if params.tag_keys.is_empty() {
+                return None;
+            }
+            LifecycleEvent::Untagged {
+                principal: target()?,
+                keys: params.tag_keys.iter().map(|k| k.to_string()).collect(),
+            }
+        }
+        _ => return None,
+    })
 }

@@ -4,6 +4,7 @@
 use crate::activity::{format_time, Activity, ActorClass};
 use crate::finding::{finding_id, Hit, Suppression};
 use crate::inventory::{GovernanceRecord, Inventory, Kind, RecordStatus, Settings, Statement};
+use crate::lifecycle::LifecycleEvent;
 use crate::rule_id::RuleId;
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use std::collections::BTreeMap;
@@ -195,9 +196,45 @@ struct Ctx<'a> {
     hits: Vec<Hit>,
 }
 
+/// Whom a finding is about, and the record governing it: the actor, or for lifecycle
+/// findings the identity acted on.
+struct About<'r> {
+    principal: &'r str,
+    record: Option<&'r GovernanceRecord>,
+    class: ActorClass,
+    class_evidence: String,
+}
+
 impl Ctx<'_> {
+    /// Fires a finding about the actor.
     fn fire(
         &mut self,
+        rule: RuleId,
+        subject: &str,
+        resource: Option<String>,
+        why: String,
+        extra: &[(&str, String)],
+    ) {
+        let class_evidence = match (&self.class_evidence, self.record) {
+            (Some(e), _) => e.clone(),
+            (None, Some(r)) => declared_evidence(r),
+            (None, None) => String::new(),
+        };
+        let act = self.act;
+        let about = About {
+            principal: &act.principal,
+            record: self.record,
+            class: self.class,
+            class_evidence,
+        };
+        self.fire_about(about, rule, subject, resource, why, extra);
+    }
+
+    /// Fires a finding about `about` (its principal, record, class and exceptions), with
+    /// this activity as the event.
+    fn fire_about(
+        &mut self,
+        about: About<'_>,
         rule: RuleId,
         subject: &str,
         resource: Option<String>,
@@ -207,12 +244,7 @@ impl Ctx<'_> {
         let a = self.act;
         let mut evidence = BTreeMap::new();
         evidence.insert("why".to_string(), why);
-        let class_evidence = match (&self.class_evidence, self.record) {
-            (Some(e), _) => e.clone(),
-            (None, Some(r)) => declared_evidence(r),
-            (None, None) => String::new(),
-        };
-        evidence.insert("actor_class_evidence".to_string(), class_evidence);
+        evidence.insert("actor_class_evidence".to_string(), about.class_evidence);
         evidence.insert(
             "source".to_string(),
             format!("{}#{}", a.origin.file, a.origin.index),
@@ -242,7 +274,7 @@ impl Ctx<'_> {
             );
         }
         let mut suppressed_by = None;
-        if let Some(r) = self.record {
+        if let Some(r) = about.record {
             let resources: Vec<&str> = resource
                 .iter()
                 .chain(a.resources.iter())
@@ -254,16 +286,16 @@ impl Ctx<'_> {
                 evidence.insert("expired_exception".to_string(), e);
             }
         }
-        let (owner, contact) = match self.record {
+        let (owner, contact) = match about.record {
             Some(r) => (r.owner().map(str::to_owned), r.contact.clone()),
             None => (None, None),
         };
         self.hits.push(Hit {
-            finding_id: finding_id(&a.principal, rule, subject),
+            finding_id: finding_id(about.principal, rule, subject),
             rule,
             severity: self.settings.severity(rule),
-            principal: a.principal.clone(),
-            actor_class: self.class,
+            principal: about.principal.to_string(),
+            actor_class: about.class,
             owner,
             contact,
             action: Some(a.action.clone()),
@@ -390,6 +422,7 @@ pub fn evaluate(
         Some(r) => record_rules(&mut cx, r),
     }
     common_rules(&mut cx, records);
+    lifecycle_rules(&mut cx, records);
     Evaluation {
         ignored: false,
         hits: cx.hits,
@@ -765,4 +798,41 @@ fn common_rules(cx: &mut Ctx<'_>, records: &dyn GovernanceLookup) {
             );
         }
     }
+}
+
+/// Rules on what an IAM lifecycle event did to the identity it acted on.
+fn lifecycle_rules(cx: &mut Ctx<'_>, records: &dyn GovernanceLookup) {
+    let act = cx.act;
+    let Some(LifecycleEvent::IdentityDeleted { principal }) = &act.lifecycle else {
+        return;
+    };
+    // stale-record: the deleted identity's own (exact) record is still live. The finding is
+    // the sweep's: about the record's principal, whole-record subject.
+    let Some(r) = records.find(principal) else {
+        return;
+    };
+    if r.status == RecordStatus::Retired || r.principal.is_wildcard() {
+        return;
+    }
+    let about = About {
+        principal: r.principal.as_str(),
+        record: Some(&r),
+        class: r.kind.actor_class(),
+        class_evidence: declared_evidence(&r),
+    };
+    cx.fire_about(
+        about,
+        RuleId::StaleRecord,
+        "",
+        Some(principal.clone()),
+        format!(
+            "{principal} was deleted by {} ({}): retire its governance record",
+            act.principal, act.action
+        ),
+        &[
+            ("deleted_by", act.principal.clone()),
+            ("record", r.principal.as_str().to_string()),
+            ("record_status", r.status.as_str().to_string()),
+        ],
+    );
 }

@@ -1,8 +1,9 @@
 //! The embedded `FindingStore`: one SQLite file, with the same dedup semantics as every store.
 
 use crate::finding::{sort_findings, Finding, FindingFilter, Hit, HitOutcome, Status};
-use crate::memory_store::{apply_hit, change_status};
-use crate::ports::{FindingStore, StoreError};
+use crate::lifecycle::LifecycleChange;
+use crate::memory_store::{apply_hit, change_status, sort_changes};
+use crate::ports::{FindingStore, LifecycleStore, StoreError};
 use crate::rule_id::Severity;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -28,6 +29,15 @@ CREATE INDEX IF NOT EXISTS findings_by_status ON findings(status, severity_rank,
 CREATE INDEX IF NOT EXISTS findings_by_principal ON findings(principal, last_seen);
 -- One row per (finding, event) counted: what makes redelivery idempotent.
 CREATE TABLE IF NOT EXISTS finding_events (k BLOB PRIMARY KEY) WITHOUT ROWID;
+-- The IAM lifecycle log: one row per (principal, event), the change as JSON.
+CREATE TABLE IF NOT EXISTS lifecycle (
+    principal TEXT NOT NULL,
+    event_key TEXT NOT NULL,
+    at TEXT NOT NULL,
+    change TEXT NOT NULL,
+    PRIMARY KEY (principal, event_key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS lifecycle_by_time ON lifecycle(at);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '1');
 ";
@@ -266,5 +276,76 @@ impl FindingStore for SqliteStore {
             other => other,
         })?;
         Ok(f)
+    }
+}
+
+impl LifecycleStore for SqliteStore {
+    fn record_changes(&mut self, changes: &[LifecycleChange]) -> Result<u64, StoreError> {
+        let path = self.path.clone();
+        let sql = |e: rusqlite::Error| StoreError::Sqlite {
+            path: path.clone(),
+            source: e,
+        };
+        let tx = self.conn.transaction().map_err(sql)?;
+        let mut new = 0u64;
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO lifecycle(principal, event_key, at, change)
+                     VALUES (?1, ?2, ?3, ?4)",
+                )
+                .map_err(sql)?;
+            for c in changes {
+                let principal = c.event.principal();
+                let body = serde_json::to_string(c).map_err(|e| StoreError::CorruptChange {
+                    principal: principal.to_string(),
+                    event_key: c.event_key.clone(),
+                    reason: e.to_string(),
+                })?;
+                let at = crate::activity::format_time(&c.at);
+                new += insert
+                    .execute(params![principal, c.event_key, at, body])
+                    .map_err(sql)? as u64;
+            }
+        }
+        tx.commit().map_err(sql)?;
+        Ok(new)
+    }
+
+    fn changes_since(
+        &self,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Vec<LifecycleChange>, StoreError> {
+        // Times are stored as `format_time` text: sortable, whole seconds.
+        let since = since.map(|t| crate::activity::format_time(&t));
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT principal, event_key, change FROM lifecycle
+                 WHERE ?1 IS NULL OR at >= ?1",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = st
+            .query_map([since], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })
+            .map_err(|e| self.err(e))?;
+        let mut v = Vec::new();
+        for row in rows {
+            let (principal, event_key, body) = row.map_err(|e| self.err(e))?;
+            let c: LifecycleChange =
+                serde_json::from_str(&body).map_err(|e| StoreError::CorruptChange {
+                    principal,
+                    event_key,
+                    reason: e.to_string(),
+                })?;
+            v.push(c);
+        }
+        sort_changes(&mut v);
+        Ok(v)
     }
 }

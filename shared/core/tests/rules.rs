@@ -1431,6 +1431,126 @@ fn ungoverned_identity_created_does_not_fire_when_the_call_failed() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// stale-record (events): a governed identity was deleted
+// ---------------------------------------------------------------------------------------------
+
+/// alice deletes IAM user `name` (no path in the request, as CloudTrail logs it).
+fn delete_user(name: &str) -> String {
+    event(
+        iam_user("alice"),
+        "iam.amazonaws.com",
+        "DeleteUser",
+        json!({"awsRegion": "us-east-1", "requestParameters": {"userName": name}, "readOnly": false}),
+    )
+}
+
+/// alice's record and one for bob (with an IAM path, a contact and `status`).
+fn with_bob(status: &str) -> String {
+    format!(
+        "{ALICE_OK}  - principal: arn:aws:iam::111122223333:user/ops/bob\n    kind: workload\n    owner: team-ops\n    contact: ops@example.com\n    status: {status}\n"
+    )
+}
+
+#[test]
+fn stale_record_fires_when_a_governed_identity_is_deleted() {
+    let e = run(&with_bob("active"), &delete_user("bob"));
+    assert_eq!(rule_ids(&e), vec!["stale-record"]);
+    let h = hit(&e, RuleId::StaleRecord);
+    let record = "arn:aws:iam::111122223333:user/ops/bob";
+    // The record's principal and the whole-record subject: the finding the sweep raises.
+    assert_eq!(h.principal, record);
+    assert_eq!(h.finding_id, finding_id(record, RuleId::StaleRecord, ""));
+    assert_eq!(h.severity, Severity::Medium);
+    assert_eq!(h.owner.as_deref(), Some("team-ops"));
+    assert_eq!(h.contact.as_deref(), Some("ops@example.com"));
+    assert_eq!(h.actor_class, ActorClass::Workload);
+    assert_eq!(h.action.as_deref(), Some("iam:DeleteUser"));
+    assert_eq!(h.resource.as_deref(), Some(BOB));
+    assert_eq!(h.account_id.as_deref(), Some(ACCT));
+    assert_eq!(h.event_time, t(EVENT_TIME));
+    assert_eq!(
+        h.event_key,
+        "111122223333:0f6c4a4e-0000-4000-8000-000000000001"
+    );
+    assert_eq!(
+        ev(h, "why"),
+        "arn:aws:iam::111122223333:user/bob was deleted by arn:aws:iam::111122223333:user/alice (iam:DeleteUser): retire its governance record"
+    );
+    assert_eq!(ev(h, "deleted_by"), ALICE);
+    assert_eq!(ev(h, "record"), record);
+    assert_eq!(ev(h, "record_status"), "active");
+    assert_eq!(
+        ev(h, "actor_class_evidence"),
+        "declared kind 'workload' in governance record arn:aws:iam::111122223333:user/ops/bob"
+    );
+    assert_eq!(h.suppressed_by, None);
+
+    // A suspended record is live too; so is a deleted role's.
+    let e = run(&with_bob("suspended"), &delete_user("bob"));
+    assert_eq!(
+        ev(hit(&e, RuleId::StaleRecord), "record_status"),
+        "suspended"
+    );
+    let yaml = format!("{ALICE_OK}{DEPLOYER_WORKLOAD_ENTRY}");
+    let json = event(
+        iam_user("alice"),
+        "iam.amazonaws.com",
+        "DeleteRole",
+        json!({"requestParameters": {"roleName": "deployer"}, "readOnly": false}),
+    );
+    let e = run(&yaml, &json);
+    assert_eq!(rule_ids(&e), vec!["stale-record"]);
+    assert_eq!(hit(&e, RuleId::StaleRecord).principal, DEPLOYER);
+}
+
+const DEPLOYER_WORKLOAD_ENTRY: &str =
+    "  - principal: arn:aws:iam::111122223333:role/deployer\n    kind: workload\n    owner: team-ops\n";
+
+#[test]
+fn stale_record_does_not_fire_without_a_live_exact_record_or_a_deletion() {
+    // No record for the deleted user.
+    assert_eq!(
+        rule_ids(&run(ALICE_OK, &delete_user("bob"))),
+        Vec::<&str>::new()
+    );
+    // A retired record: already retired.
+    assert_eq!(
+        rule_ids(&run(&with_bob("retired"), &delete_user("bob"))),
+        Vec::<&str>::new()
+    );
+    // A pattern record governs many identities: one deletion does not make it stale.
+    let pattern = format!(
+        "{ALICE_OK}  - principal: 'arn:aws:iam::111122223333:user/b*'\n    kind: workload\n    owner: team-ops\n"
+    );
+    assert_eq!(
+        rule_ids(&run(&pattern, &delete_user("bob"))),
+        Vec::<&str>::new()
+    );
+    // A failed deletion deleted nothing.
+    let failed = event(
+        iam_user("alice"),
+        "iam.amazonaws.com",
+        "DeleteUser",
+        json!({"requestParameters": {"userName": "bob"}, "errorCode": "DeleteConflict", "readOnly": false}),
+    );
+    assert_eq!(
+        rule_ids(&run(&with_bob("active"), &failed)),
+        Vec::<&str>::new()
+    );
+    // Deleting a key is not deleting the identity.
+    let key = event(
+        iam_user("alice"),
+        "iam.amazonaws.com",
+        "DeleteAccessKey",
+        json!({"requestParameters": {"userName": "bob", "accessKeyId": "AKIAOLDKEYEXAMPLE123"}, "readOnly": false}),
+    );
+    assert_eq!(
+        rule_ids(&run(&with_bob("active"), &key)),
+        Vec::<&str>::new()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
 // Every rule id is covered
 // ---------------------------------------------------------------------------------------------
 
@@ -1464,6 +1584,7 @@ fn every_rule_id_has_a_firing_case() {
         ),
         (AGENT_RECORD.into(), get_object(assumed_role("report-agent", "r"), "r", "k", json!({}))),
         (ALICE_OK.into(), create_user(json!({}))),
+        (with_bob("active"), delete_user("bob")),
     ];
     let mut fired = BTreeSet::new();
     for (i, (yaml, json)) in cases.iter().enumerate() {
@@ -1475,9 +1596,9 @@ fn every_rule_id_has_a_firing_case() {
     let all: BTreeSet<RuleId> = RuleId::ALL
         .iter()
         .copied()
-        .filter(|r| !r.is_sweep() || *r == RuleId::ReviewOverdue)
+        .filter(|r| r.source().contains("events"))
         .collect();
-    assert_eq!(all.len(), 16);
+    assert_eq!(all.len(), 17);
     assert_eq!(fired, all);
 }
 
