@@ -3,6 +3,7 @@
 
 mod output;
 mod stores;
+mod sweep;
 mod sync;
 
 use anyhow::{bail, Result};
@@ -98,6 +99,27 @@ enum Command {
         #[command(subcommand)]
         command: StoreCommand,
     },
+    /// Discover every IAM user, role and access key (or read a saved snapshot), reconcile
+    /// them with the governance records at --now, store the findings and resolve the ones
+    /// whose condition cleared.
+    Sweep {
+        /// Governance inventory (YAML file or folder); without it, the identities table of a
+        /// dynamodb:PREFIX --store.
+        #[arg(long)]
+        inventory: Option<PathBuf>,
+        #[command(flatten)]
+        store: StoreArg,
+        #[command(flatten)]
+        snapshot: SnapshotArgs,
+        /// Judge ages and due dates at this time (RFC 3339 or YYYY-MM-DD); default now.
+        #[arg(long, value_parser = parse_now)]
+        now: Option<DateTime<Utc>>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: SweepFormat,
+        /// Exit 1 when a live finding of this sweep is at or above this severity.
+        #[arg(long, value_parser = parse_severity)]
+        fail_on: Option<Severity>,
+    },
     /// List the rules with their default severity.
     Rules {
         #[arg(long, value_enum, default_value = "table")]
@@ -111,7 +133,8 @@ pub struct StoreArg {
     /// the PREFIX-findings / -seen / -identities tables.
     #[arg(long, default_value = "govtrail.db")]
     pub store: String,
-    /// AWS endpoint for dynamodb: stores (an emulator such as moto on http://127.0.0.1:PORT).
+    /// AWS endpoint for dynamodb: stores and for the sweep's IAM calls (an emulator such as
+    /// moto on http://127.0.0.1:PORT).
     #[arg(long)]
     pub endpoint_url: Option<String>,
 }
@@ -181,6 +204,36 @@ enum FindingsCommand {
     },
 }
 
+#[derive(Copy, Clone, PartialEq, Eq, ValueEnum)]
+enum SweepFormat {
+    Table,
+    Json,
+}
+
+/// Where a sweep's view of IAM comes from.
+#[derive(clap::Args)]
+struct SnapshotArgs {
+    /// Read the snapshot from this JSON file (written by --save-snapshot) instead of IAM.
+    #[arg(long)]
+    from_snapshot: Option<PathBuf>,
+    /// Also write what discovery found to this JSON file.
+    #[arg(long)]
+    save_snapshot: Option<PathBuf>,
+    /// The account id, for an account with no identity to name it.
+    #[arg(long)]
+    account_id: Option<String>,
+}
+
+impl SnapshotArgs {
+    fn source(&self) -> sweep::SnapshotSource<'_> {
+        sweep::SnapshotSource {
+            from_file: self.from_snapshot.as_deref(),
+            save_to: self.save_snapshot.as_deref(),
+            account_id: self.account_id.clone(),
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum InventoryCommand {
     /// Check an inventory file or folder; errors name the file and line.
@@ -193,6 +246,39 @@ enum InventoryCommand {
         /// Only show what would change.
         #[arg(long)]
         dry_run: bool,
+    },
+    /// Write a draft inventory for every discovered IAM identity: owner, purpose and kind
+    /// from tags where present, the rest marked UNCLAIMED for an owner to claim.
+    Discover {
+        /// Existing inventory: its settings (tag names, ignores) apply and identities it
+        /// already governs exactly are left out of the draft.
+        #[arg(long)]
+        inventory: Option<PathBuf>,
+        /// Output file (default: stdout).
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+        /// Tag keys holding the owner (repeatable; default govtrail:owner, owner, Owner).
+        #[arg(long)]
+        owner_tag: Vec<String>,
+        /// Tag keys holding the purpose (default govtrail:purpose, purpose, Purpose).
+        #[arg(long)]
+        purpose_tag: Vec<String>,
+        /// Tag keys holding the kind: human, workload or agent (default govtrail:kind).
+        #[arg(long)]
+        kind_tag: Vec<String>,
+        /// AWS endpoint for IAM (an emulator such as moto on http://127.0.0.1:PORT).
+        #[arg(long)]
+        endpoint_url: Option<String>,
+        #[command(flatten)]
+        snapshot: SnapshotArgs,
+    },
+    /// Write the identities table of a dynamodb:PREFIX store back to YAML.
+    Export {
+        #[command(flatten)]
+        store: StoreArg,
+        /// Output file (default: stdout).
+        #[arg(long, short)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -308,7 +394,40 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 store,
                 dry_run,
             } => sync::inventory_sync(&path, &store, dry_run),
+            InventoryCommand::Discover {
+                inventory,
+                out,
+                owner_tag,
+                purpose_tag,
+                kind_tag,
+                endpoint_url,
+                snapshot,
+            } => sweep::inventory_discover(
+                endpoint_url.as_deref(),
+                inventory.as_deref(),
+                out.as_deref(),
+                &snapshot.source(),
+                (owner_tag, purpose_tag, kind_tag),
+            ),
+            InventoryCommand::Export { store, out } => {
+                sweep::inventory_export(&store, out.as_ref())
+            }
         },
+        Command::Sweep {
+            inventory,
+            store,
+            snapshot,
+            now,
+            format,
+            fail_on,
+        } => sweep::sweep(
+            inventory.as_deref(),
+            &store,
+            &snapshot.source(),
+            now,
+            format == SweepFormat::Json,
+            fail_on,
+        ),
         Command::Store { command } => match command {
             StoreCommand::Init { store } => sync::store_init(&store),
         },

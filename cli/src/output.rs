@@ -24,7 +24,7 @@ pub fn findings_table(out: &mut dyn Write, findings: &[Finding]) -> io::Result<(
     writeln!(
         out,
         "{:<8} {:<28} {:<60} {:<40} {:>6} {:<16} {:<12} ID",
-        "SEVERITY", "RULE", "PRINCIPAL", "ACTION", "COUNT", "OWNER", "STATUS"
+        "SEVERITY", "RULE", "PRINCIPAL", "ACTION/SUBJECT", "COUNT", "OWNER", "STATUS"
     )?;
     for f in findings {
         writeln!(
@@ -33,7 +33,11 @@ pub fn findings_table(out: &mut dyn Write, findings: &[Finding]) -> io::Result<(
             f.severity.as_str(),
             f.rule.as_str(),
             cut(&f.principal, 60),
-            cut(f.action.as_deref().unwrap_or("-"), 40),
+            // Sweep findings have no action: their subject (an access key, a resource).
+            cut(
+                f.action.as_deref().or(f.resource.as_deref()).unwrap_or("-"),
+                40
+            ),
             f.count,
             cut(f.owner.as_deref().unwrap_or("-"), 16),
             f.status.as_str(),
@@ -134,6 +138,7 @@ pub fn rules(out: &mut dyn Write, json: bool) -> io::Result<()> {
                 serde_json::json!({
                     "id": r.as_str(),
                     "severity": r.default_severity().as_str(),
+                    "source": r.source(),
                     "description": r.description(),
                 })
             })
@@ -141,13 +146,18 @@ pub fn rules(out: &mut dyn Write, json: bool) -> io::Result<()> {
         serde_json::to_writer_pretty(&mut *out, &v)?;
         return writeln!(out);
     }
-    writeln!(out, "{:<28} {:<9} DESCRIPTION", "RULE", "SEVERITY")?;
+    writeln!(
+        out,
+        "{:<28} {:<9} {:<13} DESCRIPTION",
+        "RULE", "SEVERITY", "SOURCE"
+    )?;
     for r in RuleId::ALL {
         writeln!(
             out,
-            "{:<28} {:<9} {}",
+            "{:<28} {:<9} {:<13} {}",
             r.as_str(),
             r.default_severity().as_str(),
+            r.source(),
             r.description()
         )?;
     }
