@@ -5,16 +5,20 @@
 
 Checks:
   1. tables: every DynamoDB table, key schema, attribute definition, GSI (name, keys,
-     projection) and TTL attribute equals EXPECTED_TABLES below (which must agree with the
-     tables section of docs/aws-design.md), with on-demand billing, PITR and SSE;
+     projection), TTL attribute and deletion policy equals EXPECTED_TABLES below (which must
+     agree with the tables section of docs/aws-design.md), with on-demand billing, PITR and
+     SSE;
   2. environment: every GOVTRAIL_* variable docs/aws-design.md names for a function is set on
      it, and no function sets a variable the doc does not name for it (RUST_LOG excepted);
   3. IAM: no Allow statement uses Resource '*' unless all its actions are in
      RESOURCE_STAR_ALLOWED; no NotAction/NotResource allows, no service-wide action wildcards
-     and no managed policies or SAM policy templates on the functions;
+     and no managed policies or SAM policy templates on the functions; each function's
+     DynamoDB actions, per table and per table/index, equal EXPECTED_DYNAMODB_ACCESS;
   4. functions: Runtime provided.al2023, Architectures [arm64], Handler bootstrap, CodeUri .,
-     BuildMethod rust-cargolambda with the expected binary.
-plus a few wiring checks (queue visibility vs. timeout, redrive, async retries).
+     BuildMethod rust-cargolambda with the expected binary; each has an Errors alarm
+     notifying the alarm topic.
+plus a few wiring checks (queue visibility vs. timeout, redrive, async retries, the sweep's
+schedule, timeout and reserved concurrency).
 
 Loads the template with cfn-lint's loader (short-form tags !Sub, !Ref, !If, !GetAtt ...) when
 cfn-lint is installed, else with PyYAML and constructors for those tags. Prints each failure,
@@ -41,6 +45,7 @@ EXPECTED_TABLES = {
             "by_iam_name": {"key": [("iam_name", "HASH")], "projection": "ALL"},
         },
         "ttl": None,
+        "deletion": "Retain",
     },
     "findings": {
         "key": [("id", "HASH")],
@@ -63,12 +68,23 @@ EXPECTED_TABLES = {
             },
         },
         "ttl": None,
+        "deletion": "Retain",
     },
     "seen": {
         "key": [("k", "HASH")],
         "attributes": {"k": "S"},
         "gsis": {},
         "ttl": "expires_at",
+        # Markers expire after 14 days: nothing worth keeping.
+        "deletion": "Delete",
+    },
+    "lifecycle": {
+        "key": [("k", "HASH")],
+        "attributes": {"k": "S"},
+        "gsis": {},
+        "ttl": "expires_at",
+        # Each sweep's IAM listing is authoritative: losing the log costs only freshness.
+        "deletion": "Delete",
     },
 }
 
@@ -77,6 +93,43 @@ EXPECTED_FUNCTIONS = {
     "CloudTrailEventsFunction": "cloudtrail-events",
     "CloudTrailLogsFunction": "cloudtrail-logs",
     "SlackNotifierFunction": "slack-notifier",
+    "InventorySweepFunction": "inventory-sweep",
+}
+
+# Function -> table suffix -> the DynamoDB actions its policies allow on the table ("" key)
+# and on its indexes ("/index/*" key). Least privilege made explicit: a new action on a
+# table is a deliberate change here.
+_EVENT_PATH_ACCESS = {
+    "identities": {
+        "": {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"},
+        "/index/*": {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query"},
+    },
+    "findings": {
+        "": {
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:Query",
+            "dynamodb:ConditionCheckItem",
+        },
+        "/index/*": {"dynamodb:Query"},
+    },
+    "seen": {"": {"dynamodb:PutItem", "dynamodb:ConditionCheckItem"}},
+    # Append only (attribute_not_exists(k)): never read, updated or deleted here.
+    "lifecycle": {"": {"dynamodb:PutItem"}},
+}
+EXPECTED_DYNAMODB_ACCESS = {
+    "CloudTrailEventsFunction": _EVENT_PATH_ACCESS,
+    "CloudTrailLogsFunction": _EVENT_PATH_ACCESS,
+    "SlackNotifierFunction": {},
+    "InventorySweepFunction": {
+        # Reconciles every record: one scan, no index.
+        "identities": {"": {"dynamodb:Scan"}},
+        "findings": _EVENT_PATH_ACCESS["findings"],
+        "seen": _EVENT_PATH_ACCESS["seen"],
+        # Reads the recent window of lifecycle changes; the event path writes them.
+        "lifecycle": {"": {"dynamodb:Scan"}},
+    },
 }
 
 # Variables any function may set although the design doc does not list them.
@@ -91,6 +144,12 @@ RESOURCE_STAR_ALLOWED = {
     "xray:GetSamplingRules": "X-Ray supports no resource-level permissions",
     "xray:GetSamplingTargets": "X-Ray supports no resource-level permissions",
     "xray:GetSamplingStatisticSummaries": "X-Ray supports no resource-level permissions",
+    # InventorySweepFunction, Sid DiscoverIdentities. The Service Authorization Reference
+    # lists no resource type for these three IAM actions; all are read-only
+    # (GenerateCredentialReport only asks IAM to refresh the account's report).
+    "iam:GetAccountAuthorizationDetails": "IAM lists no resource type for it (read-only, whole account)",
+    "iam:GenerateCredentialReport": "IAM lists no resource type for it (account-wide report)",
+    "iam:GetCredentialReport": "IAM lists no resource type for it (read-only, account-wide report)",
 }
 # In a KMS key policy the only valid Resource is '*' (it means the key itself).
 RESOURCE_STAR_POLICY_KINDS = {"AWS::KMS::Key"}
@@ -197,9 +256,10 @@ def doc_tables(doc: str):
     """The rows of the tables section: suffix -> (key cell, other cell, indexes cell)."""
     rows = {}
     for line in doc.splitlines():
-        m = re.match(r"\|\s*`PREFIX-([a-z_]+)`\s*\|(.*)\|\s*$", line)
+        m = re.match(r"\|\s*`PREFIX-([a-z_]+)`\s*\|(.*)(?<!\\)\|\s*$", line)
         if m:
-            cells = [c.strip() for c in m.group(2).split("|")]
+            # `\|` is a literal '|' inside a cell (Markdown tables), not a cell boundary.
+            cells = [c.strip() for c in re.split(r"(?<!\\)\|", m.group(2))]
             if len(cells) >= 3:
                 rows[m.group(1)] = (cells[0], cells[1], cells[-1])
     return rows
@@ -279,6 +339,12 @@ def check_tables(template, doc, r: Report):
             continue
         name, props = by_suffix[suffix]
         where = f"table {name} (PREFIX-{suffix})"
+        res = tables[name]
+        for policy in ("DeletionPolicy", "UpdateReplacePolicy"):
+            r.check(
+                res.get(policy) == want["deletion"],
+                f"{where}: {policy} {res.get(policy)!r} != {want['deletion']!r}",
+            )
         key = [(k.get("AttributeName"), k.get("KeyType")) for k in as_list(props.get("KeySchema"))]
         r.check(key == want["key"], f"{where}: KeySchema {key} != {want['key']}")
         attrs = {
@@ -337,6 +403,8 @@ def check_environment(template, doc, r: Report):
         "GOVTRAIL_IDENTITIES_TABLE": {"Ref": tables.get("identities")},
         "GOVTRAIL_FINDINGS_TABLE": {"Ref": tables.get("findings")},
         "GOVTRAIL_SEEN_TABLE": {"Ref": tables.get("seen")},
+        "GOVTRAIL_LIFECYCLE_TABLE": {"Ref": tables.get("lifecycle")},
+        "GOVTRAIL_ACCOUNT_ID": {"Ref": "AWS::AccountId"},
         "GOVTRAIL_CACHE_TTL_SECONDS": {"Ref": "CacheTtlSeconds"},
         "GOVTRAIL_SLACK_SECRET_ARN": {"Ref": "SlackSecretArn"},
         "GOVTRAIL_SLACK_DEFAULT_CHANNEL": {"Ref": "SlackDefaultChannel"},
@@ -435,6 +503,69 @@ def check_iam(template, r: Report):
         if kind == "function":
             wild = [a for a in actions if a == "*" or a.endswith(":*")]
             r.check(not wild, f"{label}: service-wide action wildcard {wild}")
+    check_dynamodb_access(template, r)
+
+
+def table_resource(value, table_names):
+    """(table logical id, "" or "/index/*") of a policy Resource naming a table, else None."""
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        att = value["Fn::GetAtt"]
+        att = att.split(".", 1) if isinstance(att, str) else att
+        if isinstance(att, list) and len(att) == 2 and att[0] in table_names and att[1] == "Arn":
+            return att[0], ""
+    if isinstance(value, dict) and "Fn::Sub" in value:
+        text = value["Fn::Sub"]
+        text = text[0] if isinstance(text, list) else text
+        m = re.fullmatch(r"\$\{([A-Za-z0-9]+)\.Arn\}(/index/\*)?", str(text))
+        if m and m.group(1) in table_names:
+            return m.group(1), m.group(2) or ""
+    return None
+
+
+def check_dynamodb_access(template, r: Report):
+    """Each function's DynamoDB actions per table (and index) equal EXPECTED_DYNAMODB_ACCESS."""
+    tables = resources(template, "AWS::DynamoDB::Table")
+    suffix_of = {
+        name: table_suffix((res.get("Properties") or {}).get("TableName")) for name, res in tables.items()
+    }
+    functions = resources(template, "AWS::Serverless::Function")
+    r.check(
+        set(functions) == set(EXPECTED_DYNAMODB_ACCESS),
+        f"functions {sorted(functions)} != EXPECTED_DYNAMODB_ACCESS's {sorted(EXPECTED_DYNAMODB_ACCESS)}",
+    )
+    for fname, res in functions.items():
+        granted: dict = {}
+        for policy in as_list((res.get("Properties") or {}).get("Policies")):
+            for p in branches(policy):
+                if not isinstance(p, dict):
+                    continue
+                for stmt_list in branches(p.get("Statement")):
+                    for stmt in as_list(stmt_list):
+                        for s in branches(stmt):
+                            if not isinstance(s, dict) or s.get("Effect") != "Allow":
+                                continue
+                            actions = {
+                                a for a in as_list(s.get("Action"))
+                                if isinstance(a, str) and a.startswith("dynamodb:")
+                            }
+                            if not actions:
+                                continue
+                            for value in as_list(s.get("Resource")):
+                                found = table_resource(value, tables)
+                                if not r.check(
+                                    found is not None,
+                                    f"function {fname} {s.get('Sid', '')}: DynamoDB actions on "
+                                    f"{value}, not a table of this template or its indexes",
+                                ):
+                                    continue
+                                table, part = found
+                                per_table = granted.setdefault(suffix_of[table], {})
+                                per_table.setdefault(part, set()).update(actions)
+        want = EXPECTED_DYNAMODB_ACCESS.get(fname, {})
+        for suffix in sorted(set(granted) | set(want)):
+            got = {k: sorted(v) for k, v in granted.get(suffix, {}).items()}
+            exp = {k: sorted(v) for k, v in want.get(suffix, {}).items()}
+            r.check(got == exp, f"function {fname}: DynamoDB access to PREFIX-{suffix} {got} != {exp}")
 
 
 # ---------------------------------------------------------------------------- 4. functions
@@ -468,6 +599,30 @@ def check_functions(template, r: Report):
             binary == EXPECTED_FUNCTIONS.get(name),
             f"{name}: BuildProperties.Binary {binary!r} != {EXPECTED_FUNCTIONS.get(name)!r}",
         )
+    # Every function's errors reach the alarm topic (same condition as the function).
+    alarm_topic = {"Ref": "AlarmTopic"}
+    for name, res in functions.items():
+        alarms = [
+            (aname, a)
+            for aname, a in resources(template, "AWS::CloudWatch::Alarm").items()
+            if (a.get("Properties") or {}).get("MetricName") == "Errors"
+            and (a.get("Properties") or {}).get("Namespace") == "AWS/Lambda"
+            and {"Name": "FunctionName", "Value": {"Ref": name}}
+            in as_list((a.get("Properties") or {}).get("Dimensions"))
+        ]
+        if not r.check(bool(alarms), f"{name}: no AWS/Lambda Errors alarm"):
+            continue
+        for aname, a in alarms:
+            props = a.get("Properties") or {}
+            r.check(
+                alarm_topic in as_list(props.get("AlarmActions"))
+                and alarm_topic in as_list(props.get("OKActions")),
+                f"{aname}: AlarmActions/OKActions do not notify AlarmTopic",
+            )
+            r.check(
+                a.get("Condition") == res.get("Condition"),
+                f"{aname}: Condition {a.get('Condition')!r} != {name}'s {res.get('Condition')!r}",
+            )
 
 
 # ---------------------------------------------------------------------------- wiring
@@ -522,6 +677,61 @@ def check_wiring(template, r: Report):
         ),
         "CloudTrailLogsFunction has no SQS source with BatchSize 10, window 5 s, ReportBatchItemFailures",
     )
+    check_sweep_wiring(template, r)
+
+
+def check_sweep_wiring(template, r: Report):
+    """InventorySweepFunction: scheduled, one at a time, time for IAM throttling."""
+    glob = (template.get("Globals") or {}).get("Function") or {}
+    sweep = resources(template, "AWS::Serverless::Function").get("InventorySweepFunction") or {}
+    props = sweep.get("Properties") or {}
+    r.check(sweep.get("Condition") is None, "InventorySweepFunction is conditional")
+    timeout = props.get("Timeout", glob.get("Timeout"))
+    # Lambda's maximum: the credential report wait (GOVTRAIL_REPORT_WAIT_SECONDS) comes first.
+    r.check(timeout == 900, f"InventorySweepFunction Timeout {timeout} != 900")
+    env = ((props.get("Environment") or {}).get("Variables")) or {}
+    wait = env.get("GOVTRAIL_REPORT_WAIT_SECONDS")
+    r.check(
+        isinstance(wait, str) and wait.isdigit() and isinstance(timeout, int) and int(wait) < timeout,
+        f"InventorySweepFunction GOVTRAIL_REPORT_WAIT_SECONDS {wait!r} is not a number below the timeout",
+    )
+    # Two sweeps must not overlap.
+    r.check(
+        props.get("ReservedConcurrentExecutions") == 1,
+        f"InventorySweepFunction ReservedConcurrentExecutions {props.get('ReservedConcurrentExecutions')} != 1",
+    )
+    invoke = props.get("EventInvokeConfig") or {}
+    r.check(
+        invoke.get("MaximumRetryAttempts") == 1 and invoke.get("MaximumEventAgeInSeconds") == 3600,
+        f"InventorySweepFunction EventInvokeConfig {invoke}",
+    )
+    events = [e for e in (props.get("Events") or {}).values() if isinstance(e, dict)]
+    schedules = [(e.get("Properties") or {}) for e in events if e.get("Type") == "Schedule"]
+    r.check(
+        len(events) == 1
+        and len(schedules) == 1
+        and schedules[0].get("Schedule") == {"Ref": "SweepSchedule"}
+        and schedules[0].get("Enabled") is True,
+        f"InventorySweepFunction events {props.get('Events')}: want one enabled Schedule of SweepSchedule",
+    )
+    param = (template.get("Parameters") or {}).get("SweepSchedule") or {}
+    pattern = param.get("AllowedPattern")
+    default = param.get("Default")
+    r.check(
+        param.get("Type") == "String"
+        and isinstance(pattern, str)
+        and isinstance(default, str)
+        and re.search(pattern, default) is not None
+        and re.search(pattern, "every 6 hours") is None,
+        f"parameter SweepSchedule {param}: want a String whose AllowedPattern admits its Default only",
+    )
+    outputs = template.get("Outputs") or {}
+    for output, value in (
+        ("InventorySweepFunctionArn", {"Fn::GetAtt": ["InventorySweepFunction", "Arn"]}),
+        ("LifecycleTableName", {"Ref": "LifecycleTable"}),
+    ):
+        got = (outputs.get(output) or {}).get("Value")
+        r.check(got == value, f"output {output} {got} != {value}")
 
 
 def main(argv):

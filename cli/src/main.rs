@@ -453,11 +453,17 @@ fn replay(
 ) -> Result<ExitCode> {
     let inv = load_inventory(inventory)?;
     let mut aws = None;
+    let mut lifecycle = stores::open_lifecycle(
+        &stores::StoreSpec::parse(&store.store)?,
+        &mut aws,
+        store.endpoint_url.as_deref(),
+    )?;
     let mut store = open_store(store, true, &mut aws)?;
     let now = now.unwrap_or_else(Utc::now);
     let touched;
     let summary = {
-        let mut pipeline = Pipeline::new(&inv, &inv.settings, store.as_mut(), None, now);
+        let mut pipeline = Pipeline::new(&inv, &inv.settings, store.as_mut(), None, now)
+            .with_lifecycle(lifecycle.as_mut());
         pipeline.track_findings(true);
         let sources = pipeline.discover(paths);
         let bar = (!no_progress && std::io::stderr().is_terminal()).then(|| {

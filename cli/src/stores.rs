@@ -2,8 +2,10 @@
 //! tables (`dynamodb:PREFIX`, with `--endpoint-url` for emulators).
 
 use anyhow::{bail, Context, Result};
+use govtrail_aws::lifecycle::DynamoLifecycleStore;
 use govtrail_aws::{DynamoFindingStore, TableNames};
-use govtrail_core::{FindingStore, SqliteStore};
+use govtrail_core::ports::LifecycleStore;
+use govtrail_core::{FindingStore, MemoryStore, SqliteStore};
 use std::path::{Path, PathBuf};
 
 /// A parsed `--store` value.
@@ -99,6 +101,35 @@ pub fn open(
             Ok(Box::new(DynamoFindingStore::new(
                 a.dynamo(),
                 TableNames::for_prefix(prefix),
+                a.rt.handle().clone(),
+            )))
+        }
+    }
+}
+
+/// Opens where IAM lifecycle changes seen in events are kept: the same SQLite file (a second
+/// connection) or the dynamodb: store's lifecycle table; `:memory:` keeps them for this run.
+pub fn open_lifecycle(
+    spec: &StoreSpec,
+    aws: &mut Option<Aws>,
+    endpoint_url: Option<&str>,
+) -> Result<Box<dyn LifecycleStore>> {
+    match spec {
+        StoreSpec::Memory => Ok(Box::new(MemoryStore::new())),
+        StoreSpec::Sqlite(path) => Ok(Box::new(
+            SqliteStore::open(Path::new(path))
+                .with_context(|| format!("opening store {}", path.display()))?,
+        )),
+        StoreSpec::Dynamo(prefix) => {
+            if aws.is_none() {
+                *aws = Some(Aws::connect(endpoint_url)?);
+            }
+            let Some(a) = aws.as_ref() else {
+                bail!("AWS connection unavailable");
+            };
+            Ok(Box::new(DynamoLifecycleStore::new(
+                a.dynamo(),
+                TableNames::for_prefix(prefix).lifecycle,
                 a.rt.handle().clone(),
             )))
         }

@@ -2,15 +2,17 @@
 //! inventory sweep from a laptop, a draft inventory from what IAM holds, and the identities
 //! table back to YAML.
 
-use crate::stores::{Aws, StoreSpec};
+use crate::stores::{open_lifecycle, Aws, StoreSpec};
 use crate::{load_inventory, open_store, output, StoreArg};
 use anyhow::{anyhow, bail, Context, Result};
 use chrono::{DateTime, Utc};
 use govtrail_aws::discovery::{iam_client, Discovery, DiscoveryOptions, DiscoveryStats};
 use govtrail_aws::identities::load_inventory as load_table_inventory;
+use govtrail_aws::sweep::LIFECYCLE_WINDOW_HOURS;
 use govtrail_aws::TableNames;
 use govtrail_core::activity::format_time;
 use govtrail_core::inventory::{GovernanceRecord, Kind, RecordStatus, Settings, SweepSettings};
+use govtrail_core::lifecycle::{merge_into, users_changed_since, KnownState};
 use govtrail_core::pattern::Pattern;
 use govtrail_core::sweep::{self, IamIdentity, IdentityType, Snapshot};
 use govtrail_core::{ActorClass, Inventory, Severity};
@@ -29,6 +31,8 @@ fn discover(
     aws: &mut Option<Aws>,
     endpoint_url: Option<&str>,
     src: &SnapshotSource<'_>,
+    lifecycle: Option<&KnownState>,
+    window: DateTime<Utc>,
 ) -> Result<(Snapshot, Option<DiscoveryStats>)> {
     let (snapshot, stats) = match src.from_file {
         Some(path) => {
@@ -48,11 +52,18 @@ fn discover(
             let discovery = Discovery::new(iam_client(&a.sdk));
             let opts = DiscoveryOptions {
                 account_id: src.account_id.clone(),
+                refresh_keys_for: lifecycle
+                    .map(|st| users_changed_since(st, Some(window)))
+                    .unwrap_or_default(),
                 ..DiscoveryOptions::default()
             };
-            let (snap, stats) =
+            let listed_at = Utc::now();
+            let (mut snap, stats) =
                 a.rt.block_on(discovery.discover(&opts))
                     .map_err(|e| anyhow!("discovery: {e}"))?;
+            if let Some(st) = lifecycle {
+                merge_into(&mut snap, st, listed_at);
+            }
             (snap, Some(stats))
         }
     };
@@ -98,7 +109,23 @@ pub fn sweep(
 ) -> Result<ExitCode> {
     let mut aws = None;
     let inv = governance(inventory, store, &mut aws)?;
-    let (snapshot, stats) = discover(&mut aws, store.endpoint_url.as_deref(), src)?;
+    // IAM lifecycle changes the event path recorded in this store lately (see the Lambda).
+    let window = Utc::now() - chrono::Duration::hours(LIFECYCLE_WINDOW_HOURS);
+    let spec = StoreSpec::parse(&store.store)?;
+    let state = match spec {
+        StoreSpec::Sqlite(ref p) if !p.exists() => None,
+        _ => {
+            let lc = open_lifecycle(&spec, &mut aws, store.endpoint_url.as_deref())?;
+            Some(KnownState::fold(lc.changes_since(Some(window))?.iter()))
+        }
+    };
+    let (snapshot, stats) = discover(
+        &mut aws,
+        store.endpoint_url.as_deref(),
+        src,
+        state.as_ref(),
+        window,
+    )?;
     let mut findings_store = open_store(store, true, &mut aws)?;
     let now = now.unwrap_or_else(Utc::now);
     let result = sweep::reconcile(&snapshot, &inv, now);
@@ -335,7 +362,7 @@ pub fn inventory_discover(
         kind: pick(tag_args.2, kind_tags),
     };
     let mut aws = None;
-    let (snapshot, _) = discover(&mut aws, endpoint_url, src)?;
+    let (snapshot, _) = discover(&mut aws, endpoint_url, src, None, Utc::now())?;
     let (text, written, unclaimed) =
         draft(&snapshot, existing.as_ref(), &settings, &tags, Utc::now())?;
     match out_path {

@@ -30,7 +30,12 @@ pub fn store_init(arg: &StoreArg) -> Result<ExitCode> {
                 .rt
                 .block_on(create_tables(&aws.dynamo(), &names))
                 .map_err(|e| anyhow!("{e}"))?;
-            for t in [&names.identities, &names.findings, &names.seen] {
+            for t in [
+                &names.identities,
+                &names.findings,
+                &names.seen,
+                &names.lifecycle,
+            ] {
                 let state = if created.contains(t) {
                     "created"
                 } else {

@@ -654,9 +654,17 @@ fn rules_json_lists_every_rule() {
     assert_eq!(code(&out), 0);
     let rules = json(&out);
     let rules = rules.as_array().unwrap();
-    assert_eq!(rules.len(), 16);
+    assert_eq!(rules.len(), 26);
     let ids: BTreeSet<&str> = rules.iter().map(|r| r["id"].as_str().unwrap()).collect();
-    assert_eq!(ids.len(), 16);
+    assert_eq!(ids.len(), 26);
+    let sources: BTreeMap<&str, usize> = rules.iter().fold(BTreeMap::new(), |mut m, r| {
+        *m.entry(r["source"].as_str().unwrap()).or_default() += 1;
+        m
+    });
+    assert_eq!(
+        sources,
+        BTreeMap::from([("events", 15), ("events+sweep", 2), ("sweep", 9)])
+    );
     let root = rules
         .iter()
         .find(|r| r["id"] == "root-activity")
@@ -745,7 +753,7 @@ fn dynamodb_store_init_sync_replay_and_query() {
     assert_eq!(
         stdout(&init),
         format!(
-            "{prefix}-identities: created\n{prefix}-findings: created\n{prefix}-seen: created\n"
+            "{prefix}-identities: created\n{prefix}-findings: created\n{prefix}-seen: created\n{prefix}-lifecycle: created\n"
         )
     );
 
@@ -850,4 +858,249 @@ fn dynamodb_store_init_sync_replay_and_query() {
     ]));
     assert_eq!(show["status"], "acknowledged");
     assert_eq!(show["status_reason"], "break-glass test");
+    // The identities table back to YAML: a valid inventory with the same records.
+    let exported = dir.path().join("exported.yaml");
+    let exported_s = exported.display().to_string();
+    let out = govtrail(&[
+        "inventory",
+        "export",
+        "--store",
+        &store,
+        "--endpoint-url",
+        ep,
+        "--out",
+        &exported_s,
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = govtrail(&["inventory", "validate", &exported_s]);
+    assert_eq!(
+        stdout(&out).trim(),
+        format!("{exported_s}: ok: 9 governance records (2 wildcard patterns), 3 accounts mapped to environments")
+    );
+    // Synced back, it changes nothing.
+    let again = govtrail(&[
+        "inventory",
+        "sync",
+        &exported_s,
+        "--store",
+        &store,
+        "--endpoint-url",
+        ep,
+        "--dry-run",
+    ]);
+    assert!(stdout(&again).ends_with(&format!(
+        "{prefix}-identities: 0 to add, 0 to change, 0 to remove, 10 unchanged (dry run: nothing written)\n"
+    )), "{}", stdout(&again));
+
+    // The sweep with governance records from the identities table (no --inventory).
+    let out = govtrail(&[
+        "sweep",
+        "--store",
+        &store,
+        "--endpoint-url",
+        ep,
+        "--from-snapshot",
+        SNAPSHOT,
+        "--now",
+        SWEEP_NOW,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let v = json(&out);
+    // review-overdue of svc-reporting is the finding the replayed events already raised:
+    // the sweep counts into it rather than opening a second one.
+    assert_eq!(
+        (&v["sweep"]["findings_new"], &v["sweep"]["findings_updated"]),
+        (&Value::from(8), &Value::from(1))
+    );
+    assert_eq!(sweep_findings(&v), example_sweep_findings());
+}
+
+const SNAPSHOT: &str = "infra/examples/iam/snapshot.json";
+const SWEEP_NOW: &str = "2026-12-04T12:00:00Z";
+
+/// (rule, principal, subject) of the findings of a sweep's JSON output.
+fn sweep_findings(v: &Value) -> BTreeSet<(String, String, String)> {
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap().to_string(),
+                f["principal"].as_str().unwrap().to_string(),
+                f["resource"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+/// What the example snapshot shows against the example inventory on 2026-12-04.
+fn example_sweep_findings() -> BTreeSet<(String, String, String)> {
+    let jenkins = "arn:aws:iam::111122223333:role/legacy/jenkins-deployer";
+    [
+        ("ungoverned-identity", jenkins, ""),
+        ("unused-credential", jenkins, ""),
+        (
+            "ungoverned-identity",
+            "arn:aws:iam::111122223333:user/alice",
+            "",
+        ),
+        ("console-password-on-nhi", REPORTING, ""),
+        ("key-too-old", REPORTING, "AKIAEXAMPLEREPORT001"),
+        ("two-active-keys", REPORTING, ""),
+        ("review-overdue", REPORTING, ""),
+        ("review-due-soon", DEPLOYER, ""),
+        (
+            "unknown-owner",
+            "arn:aws:iam::777788889999:role/sandbox-experiments",
+            "",
+        ),
+    ]
+    .into_iter()
+    .map(|(r, p, s)| (r.to_string(), p.to_string(), s.to_string()))
+    .collect()
+}
+
+/// `govtrail sweep` from the example snapshot: exact findings, --fail-on, then a fixed
+/// snapshot an hour later resolves what was fixed and keeps the rest.
+#[test]
+fn sweep_from_a_snapshot_finds_and_resolves() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("sweep.db").display().to_string();
+    let sweep = |snapshot: &str, now: &str, extra: &[&str]| {
+        let mut args = vec![
+            "sweep",
+            "--inventory",
+            INVENTORY,
+            "--store",
+            &db,
+            "--from-snapshot",
+            snapshot,
+            "--now",
+            now,
+        ];
+        args.extend_from_slice(extra);
+        govtrail(&args)
+    };
+    let out = sweep(
+        SNAPSHOT,
+        SWEEP_NOW,
+        &["--format", "json", "--fail-on", "high"],
+    );
+    assert_eq!(code(&out), 1, "high findings exist: {}", stderr(&out));
+    let v = json(&out);
+    assert_eq!(sweep_findings(&v), example_sweep_findings());
+    let counts = &v["sweep"]["counts"];
+    assert_eq!(
+        (
+            counts["identities"].as_u64(),
+            counts["users"].as_u64(),
+            counts["roles"].as_u64(),
+            counts["keys"].as_u64(),
+            counts["aws_managed_skipped"].as_u64(),
+            counts["governed"].as_u64()
+        ),
+        (Some(9), Some(2), Some(6), Some(2), Some(2), Some(5))
+    );
+
+    // svc-reporting's new key is deleted and its console password removed.
+    let mut snap: Value =
+        serde_json::from_str(&std::fs::read_to_string(root().join(SNAPSHOT)).unwrap()).unwrap();
+    for i in snap["identities"].as_array_mut().unwrap() {
+        if i["principal"] == REPORTING {
+            i["password_enabled"] = Value::Bool(false);
+            i["keys"].as_array_mut().unwrap().truncate(1);
+        }
+    }
+    let fixed = dir.path().join("fixed.json");
+    std::fs::write(&fixed, snap.to_string()).unwrap();
+    let out = sweep(&fixed.display().to_string(), "2026-12-04T13:00:00Z", &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stdout(&out);
+    let resolved: BTreeSet<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("resolved "))
+        .map(|l| l.split(' ').nth(2).unwrap())
+        .collect();
+    assert_eq!(
+        resolved,
+        BTreeSet::from(["console-password-on-nhi", "two-active-keys"]),
+        "{text}"
+    );
+    assert!(
+        text.contains("findings new: 0  updated: 7  reopened: 0  resolved: 2  suppressed hits: 0"),
+        "{text}"
+    );
+    let out = govtrail(&[
+        "findings", "list", "--store", &db, "--status", "resolved", "--format", "json",
+    ]);
+    let list = json(&out);
+    let reasons: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["status_reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons.len(), 2);
+    assert!(reasons
+        .iter()
+        .all(|r| r.starts_with("resolved by the sweep at 2026-12-04T13:00:00Z: ")));
+}
+
+/// `inventory discover` drafts a record for every identity, owners from tags, the rest
+/// UNCLAIMED; the draft passes `inventory validate`. With an inventory, only the ungoverned.
+#[test]
+fn inventory_discover_drafts_a_valid_inventory() {
+    let dir = tempfile::tempdir().unwrap();
+    let draft = dir.path().join("draft.yaml");
+    let draft_s = draft.display().to_string();
+    let out = govtrail(&[
+        "inventory",
+        "discover",
+        "--from-snapshot",
+        SNAPSHOT,
+        "--out",
+        &draft_s,
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out).trim(),
+        format!("{draft_s}: 6 identities drafted (1 unclaimed: no owner tag)")
+    );
+    let text = std::fs::read_to_string(&draft).unwrap();
+    assert!(
+        text.contains("  # UNCLAIMED: no owner tag (govtrail:owner, owner, Owner). kind guessed: a role\n  - principal: arn:aws:iam::111122223333:role/legacy/jenkins-deployer\n    kind: workload\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  - principal: arn:aws:iam::111122223333:role/agents/support-copilot\n    kind: agent\n    owner: support-engineering\n"),
+        "{text}"
+    );
+    let out = govtrail(&["inventory", "validate", &draft_s]);
+    assert_eq!(
+        stdout(&out).trim(),
+        format!("{draft_s}: ok: 6 governance records (0 wildcard patterns), 0 accounts mapped to environments"),
+        "{}",
+        stderr(&out)
+    );
+    let out = govtrail(&[
+        "inventory",
+        "discover",
+        "--from-snapshot",
+        SNAPSHOT,
+        "--inventory",
+        INVENTORY,
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("  - principal: arn:aws:iam::111122223333:user/alice\n    kind: human\n    owner: alice@example.com\n"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(
+        stderr(&out).trim(),
+        "1 identities drafted (0 unclaimed: no owner tag)"
+    );
 }

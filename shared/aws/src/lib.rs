@@ -7,6 +7,7 @@ pub mod discovery;
 pub mod error;
 pub mod findings;
 pub mod identities;
+pub mod lifecycle;
 pub mod notifications;
 pub mod secrets;
 pub mod service;

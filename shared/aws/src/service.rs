@@ -7,6 +7,7 @@ use crate::config::{self, ConfigError};
 use crate::error::{describe, is_transient};
 use crate::findings::DynamoFindingStore;
 use crate::identities::DynamoGovernanceSource;
+use crate::lifecycle::DynamoLifecycleStore;
 use crate::notifications::{parse_message, Message, ObjectRef};
 use crate::tables::TableNames;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
@@ -115,6 +116,7 @@ impl Service {
             identities: config::required("GOVTRAIL_IDENTITIES_TABLE")?,
             findings: config::required("GOVTRAIL_FINDINGS_TABLE")?,
             seen: config::required("GOVTRAIL_SEEN_TABLE")?,
+            lifecycle: config::required("GOVTRAIL_LIFECYCLE_TABLE")?,
         };
         let topic = config::required("GOVTRAIL_ALERT_TOPIC_ARN")?;
         let ttl = Duration::from_secs(config::number("GOVTRAIL_CACHE_TTL_SECONDS", 300)?);
@@ -159,6 +161,11 @@ impl Service {
         let mut store =
             DynamoFindingStore::new(self.dynamo.clone(), self.tables.clone(), self.rt.clone());
         let mut sink = SnsAlertSink::new(self.sns.clone(), self.topic_arn.clone(), self.rt.clone());
+        let mut lifecycle = DynamoLifecycleStore::new(
+            self.dynamo.clone(),
+            self.tables.lifecycle.clone(),
+            self.rt.clone(),
+        );
         let result = {
             let mut p = Pipeline::new(
                 self.source.as_ref(),
@@ -166,7 +173,8 @@ impl Service {
                 &mut store,
                 Some(&mut sink),
                 Utc::now(),
-            );
+            )
+            .with_lifecycle(&mut lifecycle);
             p.process_stream(name, reader).and_then(|()| p.finish())
         };
         use std::sync::atomic::Ordering::Relaxed;

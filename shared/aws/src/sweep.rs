@@ -6,8 +6,10 @@ use crate::config::{self, ConfigError};
 use crate::discovery::{iam_client, Discovery, DiscoveryError, DiscoveryOptions, DiscoveryStats};
 use crate::findings::DynamoFindingStore;
 use crate::identities::load_inventory;
+use crate::lifecycle::DynamoLifecycleStore;
 use crate::tables::TableNames;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
+use govtrail_core::lifecycle::{merge_into, users_changed_since, KnownState};
 use govtrail_core::pipeline::PipelineError;
 use govtrail_core::ports::AlertSink;
 use govtrail_core::sweep::{self, SweepReport};
@@ -65,6 +67,7 @@ impl SweepTarget {
                 identities: config::required("GOVTRAIL_IDENTITIES_TABLE")?,
                 findings: config::required("GOVTRAIL_FINDINGS_TABLE")?,
                 seen: config::required("GOVTRAIL_SEEN_TABLE")?,
+                lifecycle: config::required("GOVTRAIL_LIFECYCLE_TABLE")?,
             },
             topic_arn: Some(config::required("GOVTRAIL_ALERT_TOPIC_ARN")?),
         })
@@ -84,6 +87,10 @@ pub fn options_from_env() -> Result<DiscoveryOptions, ConfigError> {
     })
 }
 
+/// Lifecycle changes older than this are reflected in IAM's own listing and report (AWS
+/// regenerates the credential report when it is older than four hours).
+pub const LIFECYCLE_WINDOW_HOURS: i64 = 24;
+
 /// One sweep: discover, load the records, reconcile at `now`, store, alert, resolve.
 pub async fn run(
     sdk: &aws_config::SdkConfig,
@@ -96,7 +103,26 @@ pub async fn run(
     let inventory = load_inventory(&dynamo, &target.tables.identities)
         .await
         .map_err(SweepError::Inventory)?;
-    let (snapshot, stats) = discovery.discover(opts).await?;
+    // What the event path saw lately (keys created, re-statused, deleted): those users'
+    // keys are listed whatever the (up to four hours old) credential report says, and the
+    // changes are merged where the report is older than them.
+    let lifecycle = DynamoLifecycleStore::new(
+        dynamo.clone(),
+        target.tables.lifecycle.clone(),
+        Handle::current(),
+    );
+    let window = Utc::now() - Duration::hours(LIFECYCLE_WINDOW_HOURS);
+    let changes = lifecycle
+        .read_since(Some(window))
+        .await
+        .map_err(|e| SweepError::Pipeline(PipelineError::Store(e)))?;
+    let state = KnownState::fold(changes.iter());
+    let mut opts = opts.clone();
+    opts.refresh_keys_for
+        .extend(users_changed_since(&state, Some(window)));
+    let listed_at = Utc::now();
+    let (mut snapshot, stats) = discovery.discover(&opts).await?;
+    merge_into(&mut snapshot, &state, listed_at);
     let sns = aws_sdk_sns::Client::new(sdk);
     let tables = target.tables.clone();
     let topic = target.topic_arn.clone();

@@ -7,12 +7,14 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 
-/// The three table names for a prefix.
+/// The table names for a prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableNames {
     pub identities: String,
     pub findings: String,
     pub seen: String,
+    /// IAM lifecycle events seen by the event path, read by the sweep.
+    pub lifecycle: String,
 }
 
 impl TableNames {
@@ -21,6 +23,7 @@ impl TableNames {
             identities: format!("{prefix}-identities"),
             findings: format!("{prefix}-findings"),
             seen: format!("{prefix}-seen"),
+            lifecycle: format!("{prefix}-lifecycle"),
         }
     }
 }
@@ -57,6 +60,12 @@ pub fn specs(names: &TableNames) -> Vec<TableSpec> {
         },
         TableSpec {
             name: names.seen.clone(),
+            key: "k",
+            indexes: vec![],
+            ttl: Some("expires_at"),
+        },
+        TableSpec {
+            name: names.lifecycle.clone(),
             key: "k",
             indexes: vec![],
             ttl: Some("expires_at"),

@@ -64,7 +64,7 @@ fn setup(e: &Env, name: &str) -> (Dynamo, TableNames) {
     let client = Dynamo::new(&e.sdk);
     let names = TableNames::for_prefix(&prefix(name));
     let created = e.rt.block_on(create_tables(&client, &names)).unwrap();
-    assert_eq!(created.len(), 3);
+    assert_eq!(created.len(), 4, "identities, findings, seen, lifecycle");
     (client, names)
 }
 

@@ -557,3 +557,106 @@ async fn a_throttled_backend_fails_for_retry_and_records_nothing() {
     // The SDK's standard retry made more than one attempt before giving up.
     assert!(served.load(Ordering::Relaxed) >= 2);
 }
+
+/// An EventBridge envelope of one successful IAM call by alice.
+fn iam_envelope(id: &str, event_name: &str, params: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "version": "0",
+        "id": id,
+        "detail-type": "AWS API Call via CloudTrail",
+        "source": "aws.iam",
+        "account": "111122223333",
+        "time": "2026-12-02T10:00:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {
+            "eventVersion": "1.09",
+            "userIdentity": {
+                "type": "AssumedRole",
+                "principalId": "AROAEXAMPLE:alice",
+                "arn": "arn:aws:sts::111122223333:assumed-role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_AdministratorAccess_4f2c1b9e8d7a6f53/alice",
+                "accountId": "111122223333",
+                "sessionContext": {
+                    "sessionIssuer": {
+                        "type": "Role",
+                        "arn": "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_AdministratorAccess_4f2c1b9e8d7a6f53",
+                        "accountId": "111122223333",
+                        "userName": "AWSReservedSSO_AdministratorAccess_4f2c1b9e8d7a6f53"
+                    },
+                    "attributes": {"creationDate": "2026-12-02T09:00:00Z", "mfaAuthenticated": "false"}
+                }
+            },
+            "eventTime": "2026-12-02T10:00:00Z",
+            "eventSource": "iam.amazonaws.com",
+            "eventName": event_name,
+            "awsRegion": "us-east-1",
+            "sourceIPAddress": "198.51.100.7",
+            "userAgent": "aws-cli/2.15.0",
+            "requestParameters": params,
+            "responseElements": null,
+            "requestID": format!("req-{id}"),
+            "eventID": format!("evt-{id}"),
+            "readOnly": false,
+            "eventType": "AwsApiCall",
+            "managementEvent": true,
+            "recipientAccountId": "111122223333",
+            "eventCategory": "Management"
+        }
+    })
+}
+
+/// Lifecycle from events: deleting a governed user raises stale-record (the finding the sweep
+/// would raise) and the change is kept once in the lifecycle table for the next sweep.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_governed_user_raises_stale_record_and_records_the_change_once() {
+    use govtrail_aws::lifecycle::DynamoLifecycleStore;
+    use govtrail_core::lifecycle::LifecycleEvent;
+    let w = world(&endpoint(), "lc").await;
+    let delete = iam_envelope(
+        "del-1",
+        "DeleteUser",
+        serde_json::json!({"userName": "svc-reporting"}),
+    );
+    let update = iam_envelope(
+        "upd-1",
+        "UpdateAccessKey",
+        serde_json::json!({"userName": "svc-reporting", "accessKeyId": "AKIAEXAMPLEREPORT001", "status": "Inactive"}),
+    );
+    for env in [&delete, &update, &delete] {
+        handle_eventbridge(w.service.clone(), env.clone())
+            .await
+            .unwrap();
+    }
+    let stale: Vec<_> = w
+        .findings()
+        .into_iter()
+        .filter(|f| f.rule == RuleId::StaleRecord)
+        .collect();
+    assert_eq!(stale.len(), 1);
+    assert_eq!(
+        stale[0].principal,
+        "arn:aws:iam::111122223333:user/svc-reporting"
+    );
+    assert_eq!(stale[0].owner.as_deref(), Some("finance-analytics"));
+    assert_eq!(stale[0].count, 1, "the re-delivered DeleteUser counts once");
+    let store = DynamoLifecycleStore::new(
+        w.service.dynamo.clone(),
+        w.tables.lifecycle.clone(),
+        tokio::runtime::Handle::current(),
+    );
+    let changes = store.read_since(None).await.unwrap();
+    let events: Vec<&LifecycleEvent> = changes.iter().map(|c| &c.event).collect();
+    assert_eq!(
+        events,
+        vec![
+            &LifecycleEvent::IdentityDeleted {
+                principal: "arn:aws:iam::111122223333:user/svc-reporting".into()
+            },
+            &LifecycleEvent::KeyStatus {
+                principal: "arn:aws:iam::111122223333:user/svc-reporting".into(),
+                key_id: "AKIAEXAMPLEREPORT001".into(),
+                active: false
+            },
+        ]
+    );
+}

@@ -360,8 +360,33 @@ async fn sweep_finds_exactly_what_is_wrong_and_resolves_what_was_fixed() {
         &inventory_yaml(true, "team-data", &today),
     )
     .await;
+    // The event path saw a key change for alice (who holds no key in the report): the next
+    // sweep lists her keys too.
+    let lifecycle = govtrail_aws::lifecycle::DynamoLifecycleStore::new(
+        dynamo.clone(),
+        tables.lifecycle.clone(),
+        tokio::runtime::Handle::current(),
+    );
+    let change = govtrail_core::lifecycle::LifecycleChange {
+        event: govtrail_core::lifecycle::LifecycleEvent::KeyDeleted {
+            principal: alice.clone(),
+            key_id: "AKIAALICEGONE".into(),
+        },
+        at: Utc::now().trunc_subsecs(0),
+        event_key: "evt-alice-key".into(),
+    };
+    assert_eq!(
+        lifecycle
+            .put_changes(std::slice::from_ref(&change))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(lifecycle.put_changes(&[change]).await.unwrap(), 0);
     let t2 = t1 + Duration::hours(1);
     let out = run(&sdk, &target, &opts, t2).await.unwrap();
+    // etl-loader and stray hold keys (stray's is inactive); alice's are listed for the event.
+    assert_eq!(out.discovery.calls.get("ListAccessKeys"), Some(&3));
     let mut resolved: Vec<(&str, &str)> = out
         .report
         .resolved

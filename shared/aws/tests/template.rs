@@ -88,7 +88,7 @@ fn template_tables_match_store_init() {
         )
         .collect();
     want.sort();
-    assert_eq!(found.len(), 3);
+    assert_eq!(found.len(), 4);
     assert_eq!(found, want);
 }
 
