@@ -613,3 +613,56 @@ async fn discovery_pages_through_throttling_and_reads_aws_report_format() {
         ]
     );
 }
+
+/// IAM calls are linear in the number of identities and per-identity calls go only to users
+/// that hold keys (the report has no key ids): 1 page of authorization details (moto does not
+/// paginate; AWS returns 100 identities a page), 1 report generation, 1 report read, and one
+/// `ListAccessKeys` per key-holding user. Doubling the account doubles only that last term.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn iam_calls_grow_only_with_key_holding_users() {
+    let _turn = IAM.lock().await;
+    let sdk = govtrail_aws::config::sdk_config(Some(&endpoint())).await;
+    let iam = iam_client(&sdk);
+    clean_iam(&iam).await;
+    let opts = DiscoveryOptions {
+        report_poll: std::time::Duration::from_millis(20),
+        ..DiscoveryOptions::default()
+    };
+    let mut calls = Vec::new();
+    let mut made = 0;
+    for n in [8, 16] {
+        while made < n {
+            let name = format!("linear-{made:03}");
+            iam.create_user().user_name(&name).send().await.unwrap();
+            if made % 2 == 0 {
+                iam.create_access_key()
+                    .user_name(&name)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            iam.create_role()
+                .role_name(format!("linear-role-{made:03}"))
+                .assume_role_policy_document(TRUST)
+                .send()
+                .await
+                .unwrap();
+            made += 1;
+        }
+        // Once so the report exists (moto says STARTED the first time), then counted.
+        Discovery::new(iam.clone()).discover(&opts).await.unwrap();
+        let (snap, stats) = Discovery::new(iam.clone()).discover(&opts).await.unwrap();
+        assert_eq!(snap.identities.len(), 2 * n);
+        calls.push(stats.calls);
+    }
+    let expect = |keyed: u64| {
+        std::collections::BTreeMap::from([
+            ("GenerateCredentialReport", 1),
+            ("GetAccountAuthorizationDetails", 1),
+            ("GetCredentialReport", 1),
+            ("ListAccessKeys", keyed),
+        ])
+    };
+    assert_eq!(calls, vec![expect(4), expect(8)]);
+    clean_iam(&iam).await;
+}
