@@ -141,6 +141,18 @@ pub struct Review {
     pub interval_days: u32,
 }
 
+/// The longest review interval `validate` accepts (ten years).
+pub const MAX_REVIEW_INTERVAL_DAYS: u32 = 3653;
+
+impl Review {
+    /// When the next review is due; `None` if that is beyond the calendar (never due).
+    pub fn due(&self) -> Option<DateTime<Utc>> {
+        self.last_reviewed
+            .at
+            .checked_add_signed(chrono::Duration::days(i64::from(self.interval_days)))
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct CredentialPolicy {
@@ -784,8 +796,10 @@ fn validate(
             }
         }
         if let Some(rv) = &r.review {
-            if rv.interval_days == 0 {
-                err("review.interval_days must be at least 1".to_string());
+            if rv.interval_days == 0 || rv.interval_days > MAX_REVIEW_INTERVAL_DAYS {
+                err(format!(
+                    "review.interval_days must be between 1 and {MAX_REVIEW_INTERVAL_DAYS}"
+                ));
             }
         }
     }

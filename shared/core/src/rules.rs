@@ -6,7 +6,7 @@ use crate::finding::{finding_id, Hit, Suppression};
 use crate::inventory::{GovernanceRecord, Inventory, Kind, RecordStatus, Settings, Statement};
 use crate::lifecycle::LifecycleEvent;
 use crate::rule_id::RuleId;
-use chrono::{DateTime, Duration, SubsecRound, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -465,8 +465,7 @@ fn record_rules(cx: &mut Ctx<'_>, r: &GovernanceRecord) {
             );
         }
     }
-    if let Some(rv) = &r.review {
-        let due = rv.last_reviewed.at + Duration::days(i64::from(rv.interval_days));
+    if let Some((rv, due)) = r.review.as_ref().and_then(|rv| rv.due().map(|d| (rv, d))) {
         if at > due {
             cx.fire(
                 RuleId::ReviewOverdue,

@@ -596,8 +596,7 @@ fn record_rules(
     }
 
     // review-overdue / review-due-soon
-    if let Some(rv) = &r.review {
-        let due = rv.last_reviewed.at + Duration::days(i64::from(rv.interval_days));
+    if let Some((rv, due)) = r.review.as_ref().and_then(|rv| rv.due().map(|d| (rv, d))) {
         let notice = Duration::days(i64::from(cx.settings.sweep.review_due_soon_days));
         let extra = vec![
             ("review_due", format_time(&due)),
@@ -755,10 +754,10 @@ pub fn resolutions(
         if f.rule == RuleId::ReviewOverdue {
             let still = inventory.find(&f.principal).is_some_and(|r| {
                 r.status == RecordStatus::Active
-                    && r.review.as_ref().is_some_and(|rv| {
-                        result.at
-                            > rv.last_reviewed.at + Duration::days(i64::from(rv.interval_days))
-                    })
+                    && r.review
+                        .as_ref()
+                        .and_then(|rv| rv.due())
+                        .is_some_and(|due| result.at > due)
             });
             if still {
                 continue;

@@ -561,3 +561,31 @@ identities:
         vec!["arn:aws:iam::111122223333:role/ci-*", principal.as_str()]
     );
 }
+
+#[test]
+fn a_review_interval_beyond_the_calendar_is_refused_by_validate_and_never_due() {
+    let yaml = "identities:\n  - principal: arn:aws:iam::111122223333:user/alice\n    kind: human\n    owner: a\n    review: { last_reviewed: 2026-01-01, interval_days: 4294967295 }\n";
+    let err = Inventory::from_texts(&[("inv.yaml".into(), yaml.into())])
+        .err()
+        .unwrap_or_else(|| panic!("accepted"));
+    assert!(
+        err.to_string()
+            .contains("review.interval_days must be between 1 and 3653"),
+        "{err}"
+    );
+    // Records from the identities table are not validated: the sweep must not overflow.
+    let record: govtrail_core::GovernanceRecord = serde_yaml::from_str(
+        "{ principal: 'arn:aws:iam::111122223333:user/alice', kind: human, owner: a, review: { last_reviewed: 2026-01-01, interval_days: 4294967295 } }",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let inv = Inventory::new(Default::default(), vec![record]);
+    let result = sweep::reconcile(&Snapshot::default(), &inv, t(NOW));
+    assert!(
+        result
+            .hits
+            .iter()
+            .all(|h| !matches!(h.rule, RuleId::ReviewOverdue | RuleId::ReviewDueSoon)),
+        "{:?}",
+        fired(&result)
+    );
+}
