@@ -1104,3 +1104,115 @@ fn inventory_discover_drafts_a_valid_inventory() {
         "1 identities drafted (0 unclaimed: no owner tag)"
     );
 }
+
+/// The live path as a user runs it: `inventory discover` and `sweep` against moto's IAM.
+#[test]
+fn discover_and_sweep_a_live_account_on_the_emulator() {
+    let endpoint = std::env::var("GOVTRAIL_TEST_AWS_ENDPOINT").unwrap_or_else(|_| {
+        panic!("GOVTRAIL_TEST_AWS_ENDPOINT is not set: run scripts/test.sh (it starts moto)")
+    });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let name = format!("cli-sweeper-{}", std::process::id());
+    let iam = rt.block_on(async {
+        let sdk = govtrail_aws::config::sdk_config(Some(&endpoint)).await;
+        let iam = aws_sdk_iam::Client::new(&sdk);
+        iam.create_user()
+            .user_name(&name)
+            .path("/ci/")
+            .tags(
+                aws_sdk_iam::types::Tag::builder()
+                    .key("owner")
+                    .value("team: \"platform\" # not a comment")
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        iam.create_access_key()
+            .user_name(&name)
+            .send()
+            .await
+            .unwrap();
+        iam
+    });
+    let principal = format!("arn:aws:iam::123456789012:user/ci/{name}");
+    let dir = tempfile::tempdir().unwrap();
+    let draft = dir.path().join("draft.yaml").display().to_string();
+    let out = govtrail(&[
+        "inventory",
+        "discover",
+        "--endpoint-url",
+        &endpoint,
+        "--out",
+        &draft,
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = std::fs::read_to_string(&draft).unwrap();
+    assert!(
+        text.contains(&format!(
+            "  - principal: {principal}\n    kind: workload\n    owner: 'team: \"platform\" # not a comment'\n"
+        )),
+        "{text}"
+    );
+    let out = govtrail(&["inventory", "validate", &draft]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+
+    // Judged 200 days on, with no record for it: ungoverned, its key too old and unused.
+    let later = (chrono::Utc::now() + chrono::Duration::days(200))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let db = dir.path().join("live.db").display().to_string();
+    let out = govtrail(&[
+        "sweep",
+        "--inventory",
+        INVENTORY,
+        "--store",
+        &db,
+        "--endpoint-url",
+        &endpoint,
+        "--now",
+        &later,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let v = json(&out);
+    let mine: BTreeSet<String> = sweep_findings(&v)
+        .into_iter()
+        .filter(|(_, p, _)| *p == principal)
+        .map(|(r, _, _)| r)
+        .collect();
+    assert_eq!(
+        mine,
+        BTreeSet::from([
+            "key-too-old".to_string(),
+            "ungoverned-identity".to_string(),
+            "unused-credential".to_string()
+        ])
+    );
+    assert!(v["discovery"]["credential_report"].as_bool().unwrap());
+    assert!(v["discovery"]["calls"]["GetAccountAuthorizationDetails"].as_u64() >= Some(1));
+
+    rt.block_on(async {
+        for k in iam
+            .list_access_keys()
+            .user_name(&name)
+            .send()
+            .await
+            .unwrap()
+            .access_key_metadata()
+        {
+            iam.delete_access_key()
+                .user_name(&name)
+                .access_key_id(k.access_key_id().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+        iam.delete_user().user_name(&name).send().await.unwrap();
+    });
+}
