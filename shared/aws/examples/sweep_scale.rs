@@ -4,7 +4,10 @@
 //!
 //! Creates N users (every second one with an access key, every fourth with two) and N roles
 //! in the emulator's IAM (after deleting what is there), then times discovery, reconciliation
-//! against an inventory governing half of them, and the store side on an in-memory store.
+//! against an inventory governing half of them, and the store side on an in-memory store;
+//! then the whole function path (`govtrail_aws::sweep::run`: identities and lifecycle tables,
+//! discovery, DynamoDB findings) twice: the first sweep opens the findings, the second
+//! counts into them.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use chrono::Utc;
@@ -108,4 +111,36 @@ async fn main() {
         serde_json::to_string(&stats.calls).unwrap(),
         report.findings_new
     );
+
+    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+    let tables = govtrail_aws::TableNames::for_prefix(&format!("scale{}", std::process::id()));
+    govtrail_aws::tables::create_tables(&dynamo, &tables)
+        .await
+        .unwrap();
+    let mut items: Vec<_> = inv
+        .records()
+        .iter()
+        .map(|r| govtrail_aws::identities::record_item(r).unwrap())
+        .collect();
+    items.push(govtrail_aws::identities::settings_item(&inv.settings).unwrap());
+    govtrail_aws::identities::put_items(&dynamo, &tables.identities, items)
+        .await
+        .unwrap();
+    let target = govtrail_aws::sweep::SweepTarget {
+        tables,
+        topic_arn: None,
+    };
+    for round in ["first", "second"] {
+        let t = Instant::now();
+        let out = govtrail_aws::sweep::run(&sdk, &target, &opts, Utc::now())
+            .await
+            .unwrap();
+        println!(
+            "{{\"function_path\":\"{round}\",\"wall_s\":{:.3},\"iam_calls\":{},\"findings_new\":{},\"findings_updated\":{}}}",
+            t.elapsed().as_secs_f64(),
+            out.discovery.total_calls,
+            out.report.findings_new,
+            out.report.findings_updated
+        );
+    }
 }

@@ -102,10 +102,12 @@ impl Calls {
     }
 }
 
-fn fail<E, R>(operation: &'static str, e: &aws_sdk_iam::error::SdkError<E, R>) -> DiscoveryError
+fn fail<E>(
+    operation: &'static str,
+    e: &aws_sdk_iam::error::SdkError<E, crate::error::HttpResponse>,
+) -> DiscoveryError
 where
     E: aws_sdk_iam::error::ProvideErrorMetadata + std::error::Error,
-    R: std::fmt::Debug,
 {
     DiscoveryError {
         operation,

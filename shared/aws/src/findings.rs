@@ -166,6 +166,14 @@ impl DynamoFindingStore {
         match res {
             Ok(_) => Ok(Ok(())),
             Err(SdkError::ServiceError(se)) => match se.err() {
+                // A bare 5xx (no error code): the service failed, worth retrying.
+                _ if se.err().meta().code().is_none() && se.raw().status().is_server_error() => {
+                    Err(store_err(
+                        "writing a finding",
+                        format!("HTTP {} without an error code", se.raw().status().as_u16()),
+                        true,
+                    ))
+                }
                 TransactWriteItemsError::TransactionCanceledException(c) => {
                     let reasons = c.cancellation_reasons();
                     let failed = |i: usize| {

@@ -19,10 +19,12 @@ fn s(v: &str) -> AttributeValue {
     AttributeValue::S(v.to_string())
 }
 
-fn backend<E, R>(what: &str, e: &aws_sdk_dynamodb::error::SdkError<E, R>) -> StoreError
+fn backend<E>(
+    what: &str,
+    e: &aws_sdk_dynamodb::error::SdkError<E, crate::error::HttpResponse>,
+) -> StoreError
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error,
-    R: std::fmt::Debug,
 {
     StoreError::Backend {
         what: what.to_string(),

@@ -660,3 +660,53 @@ async fn deleting_a_governed_user_raises_stale_record_and_records_the_change_onc
         ]
     );
 }
+
+/// A backend failing with a bare HTTP 500 (no error code, as moto does when it breaks) is a
+/// transient failure, retried by Lambda, and the error says what came back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bare_server_error_is_transient() {
+    use std::io::{BufRead, BufReader, Read as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { return };
+            let mut reader = BufReader::new(s.try_clone().unwrap());
+            let mut len = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; len];
+            let _ = reader.read_exact(&mut body);
+            let payload = "<html>Internal Server Error</html>";
+            let resp = format!(
+                "HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}",
+                payload.len()
+            );
+            let _ = s.write_all(resp.as_bytes());
+        }
+    });
+    let sdk = govtrail_aws::config::sdk_config(Some(&format!("http://127.0.0.1:{port}"))).await;
+    let service = Arc::new(Service::new(
+        &sdk,
+        TableNames::for_prefix("broken"),
+        "arn:aws:sns:eu-west-1:123456789012:t".into(),
+        Duration::from_secs(300),
+        None,
+        tokio::runtime::Handle::current(),
+    ));
+    let err = handle_eventbridge(service, root_login_envelope())
+        .await
+        .unwrap_err();
+    assert!(err.is_transient(), "{err}");
+    assert!(
+        err.to_string().contains("HTTP 500 without an error code"),
+        "{err}"
+    );
+}
