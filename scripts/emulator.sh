@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs (once) and starts the AWS emulator used by the integration tests: moto's server on
 # a free 127.0.0.1 port. Source it: it exports GOVTRAIL_TEST_AWS_ENDPOINT and dummy
-# credentials, and stops the server when the calling shell exits.
+# credentials, and stops the server when the calling shell exits. The calling shell's options
+# are restored at the end (an interactive shell is not left with `set -e`).
+_govtrail_saved_opts="$(set +o)"
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$repo/.venv"
@@ -25,3 +27,5 @@ export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN
 export AWS_REGION=eu-west-1 AWS_DEFAULT_REGION=eu-west-1
 export AWS_EC2_METADATA_DISABLED=true
 echo "moto server on $GOVTRAIL_TEST_AWS_ENDPOINT (log: $log)"
+eval "$_govtrail_saved_opts"
+unset _govtrail_saved_opts

@@ -130,7 +130,7 @@ enum Command {
 #[derive(clap::Args)]
 pub struct StoreArg {
     /// Findings store: a SQLite file path (or sqlite:PATH, :memory:), or dynamodb:PREFIX for
-    /// the PREFIX-findings / -seen / -identities tables.
+    /// the PREFIX-findings / -seen / -identities / -lifecycle tables.
     #[arg(long, default_value = "govtrail.db")]
     pub store: String,
     /// AWS endpoint for dynamodb: stores and for the sweep's IAM calls (an emulator such as

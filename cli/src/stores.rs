@@ -82,7 +82,8 @@ pub fn open(
         StoreSpec::Sqlite(path) => {
             if !create && !path.exists() {
                 bail!(
-                    "no findings store at {} (run `govtrail replay --store {}` first)",
+                    "no findings store at {} (`govtrail replay PATH --inventory FILE --store {}` or `govtrail sweep ... --store {}` creates it)",
+                    path.display(),
                     path.display(),
                     path.display()
                 );

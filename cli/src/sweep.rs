@@ -157,8 +157,8 @@ pub fn sweep(
         let c = &report.counts;
         writeln!(
             out,
-            "account: {}  identities: {} (users {}, roles {})  keys: {} ({} active)  governed: {}  aws-managed skipped: {}  ignored: {}",
-            report.account_id, c.identities, c.users, c.roles, c.keys, c.active_keys, c.governed, c.aws_managed_skipped, c.ignored
+            "account: {}  identities: {} (users {}, roles {}, root {})  keys: {} ({} active)  governed: {}  aws-managed skipped: {}  ignored: {}",
+            report.account_id, c.identities, c.users, c.roles, c.root, c.keys, c.active_keys, c.governed, c.aws_managed_skipped, c.ignored
         )?;
         writeln!(
             out,
@@ -368,19 +368,27 @@ pub fn inventory_discover(
     match out_path {
         Some(p) if p != Path::new("-") => {
             std::fs::write(p, &text).with_context(|| format!("writing {}", p.display()))?;
-            eprintln!(
-                "{}: {written} identities drafted ({unclaimed} unclaimed: no owner tag)",
-                p.display()
-            );
+            eprintln!("{}: {}", p.display(), drafted(written, unclaimed));
         }
         _ => {
             let mut out = std::io::stdout().lock();
             out.write_all(text.as_bytes())?;
             out.flush()?;
-            eprintln!("{written} identities drafted ({unclaimed} unclaimed: no owner tag)");
+            eprintln!("{}", drafted(written, unclaimed));
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn drafted(written: usize, unclaimed: usize) -> String {
+    format!(
+        "{written} {} drafted ({unclaimed} unclaimed: no owner tag)",
+        if written == 1 {
+            "identity"
+        } else {
+            "identities"
+        }
+    )
 }
 
 /// The identities table back to YAML (settings and every record, sorted by principal).

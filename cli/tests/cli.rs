@@ -1101,7 +1101,7 @@ fn inventory_discover_drafts_a_valid_inventory() {
     );
     assert_eq!(
         stderr(&out).trim(),
-        "1 identities drafted (0 unclaimed: no owner tag)"
+        "1 identity drafted (0 unclaimed: no owner tag)"
     );
 }
 

@@ -52,7 +52,21 @@ pub fn describe<E: ProvideErrorMetadata + std::error::Error>(
                 ),
             }
         }
-        SdkError::DispatchFailure(d) => format!("could not reach the service: {d:?}"),
+        SdkError::DispatchFailure(d) => {
+            // The cause chain ("tcp connect error: Connection refused"), not a debug dump.
+            let mut parts = Vec::new();
+            let mut cause = d
+                .as_connector_error()
+                .map(|c| c as &(dyn std::error::Error + 'static));
+            while let Some(c) = cause {
+                let text = c.to_string();
+                if !parts.contains(&text) {
+                    parts.push(text);
+                }
+                cause = c.source();
+            }
+            format!("could not reach the service: {}", parts.join(": "))
+        }
         SdkError::TimeoutError(_) => "the request timed out".to_string(),
         other => other.to_string(),
     }

@@ -140,6 +140,8 @@ pub struct SweepCounts {
     pub identities: u64,
     pub users: u64,
     pub roles: u64,
+    /// The account root user (from the credential report's `<root_account>` row).
+    pub root: u64,
     pub keys: u64,
     pub active_keys: u64,
     /// AWS-managed identities counted and skipped (see `settings.sweep.include_aws_managed`).
@@ -260,7 +262,7 @@ pub fn reconcile(snapshot: &Snapshot, inventory: &Inventory, now: DateTime<Utc>)
         match ident.identity_type {
             IdentityType::User => counts.users += 1,
             IdentityType::Role => counts.roles += 1,
-            IdentityType::Root => {}
+            IdentityType::Root => counts.root += 1,
         }
         counts.keys += ident.keys.len() as u64;
         counts.active_keys += ident.active_keys().count() as u64;
