@@ -244,6 +244,7 @@ impl Discovery {
                     mfa_active: None,
                     role_last_used: LastUsed::Unknown,
                     keys: Vec::new(),
+                    keys_listed: false,
                 });
             }
             for r in page.role_detail_list() {
@@ -268,6 +269,7 @@ impl Discovery {
                     mfa_active: None,
                     role_last_used: last,
                     keys: Vec::new(),
+                    keys_listed: false,
                 });
             }
             match page.marker() {
@@ -388,6 +390,7 @@ impl Discovery {
             let Some(ident) = identities.get_mut(i) else {
                 continue;
             };
+            ident.keys_listed = true;
             let from_report = std::mem::take(&mut ident.keys);
             ident.keys = keys
                 .into_iter()
@@ -477,6 +480,7 @@ impl Discovery {
                 })??;
                 if let Some(ident) = identities.get_mut(i) {
                     ident.keys = keys;
+                    ident.keys_listed = true;
                     ident.password_enabled = Some(password);
                     // Password last use needs GetUser per user; the report is the cheap source.
                     ident.password_last_used = if password {
@@ -518,6 +522,7 @@ fn root_identity(row: &ReportRow) -> IamIdentity {
                 last_used_region: k.last_used_region.clone(),
             })
             .collect(),
+        keys_listed: false,
     }
 }
 

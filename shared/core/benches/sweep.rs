@@ -60,6 +60,7 @@ fn snapshot() -> Snapshot {
                         })
                         .collect()
                 },
+                keys_listed: !role,
             }
         })
         .collect();

@@ -298,13 +298,19 @@ pub fn users_changed_since(state: &KnownState, since: Option<DateTime<Utc>>) -> 
 /// before `listed_at`, when IAM was listed (later ones are for the next sweep). A key created
 /// then and not listed is added (never used); a key whose status changed then takes that
 /// status; a key deleted then is removed. Identities are matched by `identity_key` and never
-/// added or removed: the IAM listing is authoritative for what exists.
+/// added or removed: the IAM listing is authoritative for what exists. Identities whose keys
+/// the sweep listed itself (`keys_listed`) are left alone: the listing is fresher than the
+/// events, which may arrive late.
 pub fn merge_into(snapshot: &mut Snapshot, state: &KnownState, listed_at: DateTime<Utc>) {
     let report = snapshot.report_generated_at;
     let unseen = |t: Option<DateTime<Utc>>| {
         t.is_some_and(|t| report.is_none_or(|r| t > r) && t <= listed_at)
     };
     for ident in &mut snapshot.identities {
+        // Keys listed at the sweep are fresher than any event delivered since.
+        if ident.keys_listed {
+            continue;
+        }
         let Some(known) = state.get(&ident.principal) else {
             continue;
         };

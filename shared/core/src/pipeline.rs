@@ -97,12 +97,11 @@ pub fn record_hits(
     }
     if let Some(sink) = alerts {
         // One alert per finding per batch: the strongest reason wins.
-        let mut seen: Vec<&str> = Vec::new();
+        let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
         for (kind, id) in &to_alert {
-            if seen.contains(id) {
+            if !seen.insert(id) {
                 continue;
             }
-            seen.push(id);
             if let Some(f) = store.get(id)? {
                 sink.send(*kind, &f)?;
                 tally.alerts_sent += 1;

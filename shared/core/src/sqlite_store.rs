@@ -155,7 +155,10 @@ impl FindingStore for SqliteStore {
         let tx = self.conn.transaction().map_err(sql)?;
         let mut out = Vec::with_capacity(hits.len());
         let mut touched: HashMap<&str, Option<Finding>> = HashMap::new();
+        // Findings to save, in first-touched order; `dirty_set` keeps the check O(1) (a batch can
+        // touch thousands of findings: a sweep sends one hit per finding).
         let mut dirty: Vec<&str> = Vec::new();
+        let mut dirty_set: std::collections::HashSet<&str> = std::collections::HashSet::new();
         {
             let mut mark = tx
                 .prepare_cached("INSERT OR IGNORE INTO finding_events(k) VALUES (?1)")
@@ -182,7 +185,7 @@ impl FindingStore for SqliteStore {
                 }
                 if let Some(slot) = touched.get_mut(id) {
                     out.push(apply_hit(slot, h));
-                    if !dirty.contains(&id) {
+                    if dirty_set.insert(id) {
                         dirty.push(id);
                     }
                 }

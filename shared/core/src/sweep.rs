@@ -70,6 +70,10 @@ pub struct IamIdentity {
     pub role_last_used: LastUsed,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub keys: Vec<AccessKey>,
+    /// The keys were listed (`ListAccessKeys`) when the snapshot was taken: fresher than the
+    /// credential report and than events delivered late, so lifecycle changes do not apply.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub keys_listed: bool,
 }
 
 fn latest(values: impl IntoIterator<Item = LastUsed>) -> LastUsed {
@@ -109,6 +113,25 @@ impl IamIdentity {
                 };
                 latest(std::iter::once(password).chain(self.keys.iter().map(|k| k.last_used)))
             }
+        }
+    }
+
+    /// When the identity was last used, only if every source could say: one credential whose
+    /// use is unknown (a console password without a report, a key the report does not know)
+    /// may have been used since any known time. Judges `unused-credential` for the identity.
+    pub fn last_used_if_known(&self) -> LastUsed {
+        let unknown = match self.identity_type {
+            IdentityType::Role => self.role_last_used == LastUsed::Unknown,
+            IdentityType::User | IdentityType::Root => {
+                (self.password_enabled != Some(false)
+                    && self.password_last_used == LastUsed::Unknown)
+                    || self.keys.iter().any(|k| k.last_used == LastUsed::Unknown)
+            }
+        };
+        if unknown {
+            LastUsed::Unknown
+        } else {
+            self.last_used()
         }
     }
 
@@ -351,7 +374,8 @@ fn identity_rules(cx: &mut Ctx<'_>, ident: &IamIdentity, record: Option<&Governa
     for k in &active {
         let Some(created) = k.created else { continue };
         let age = days(at - created);
-        if age > i64::from(max_age) {
+        // Older than the maximum to the second: 90 days and an hour is over 90 days.
+        if at - created > Duration::days(i64::from(max_age)) {
             cx.fire(
                 RuleId::KeyTooOld,
                 p,
@@ -399,15 +423,16 @@ fn identity_rules(cx: &mut Ctx<'_>, ident: &IamIdentity, record: Option<&Governa
     // unused-credential: the whole identity when nothing of it was used within the
     // threshold; otherwise each active key that was not.
     let limit = i64::from(settings.sweep.unused_after_days);
+    let threshold = Duration::days(limit);
     let stale = |last: LastUsed, created: Option<DateTime<Utc>>| -> Option<String> {
         match last {
-            LastUsed::At(t) if days(at - t) > limit => Some(format!(
+            LastUsed::At(t) if at - t > threshold => Some(format!(
                 "last used {} ({} days ago)",
                 format_time(&t),
                 days(at - t)
             )),
             LastUsed::Never => match created {
-                Some(c) if days(at - c) > limit => Some(format!(
+                Some(c) if at - c > threshold => Some(format!(
                     "never used since it was created {} ({} days ago)",
                     format_time(&c),
                     days(at - c)
@@ -420,7 +445,7 @@ fn identity_rules(cx: &mut Ctx<'_>, ident: &IamIdentity, record: Option<&Governa
     let whole = if is_root {
         None
     } else {
-        stale(ident.last_used(), ident.created)
+        stale(ident.last_used_if_known(), ident.created)
     };
     match whole {
         Some(why) => cx.fire(
@@ -723,8 +748,10 @@ pub struct Resolution {
 
 /// The live (open or acknowledged) sweep-rule findings that this sweep did not see again and
 /// whose condition no longer holds. Identity findings are judged only in the swept account;
-/// record findings everywhere (the sweep judges every record). A `review-overdue` finding the
-/// event path raised for a principal is kept while that principal's record is still overdue.
+/// record findings wherever this inventory holds their record, and, when the record is gone,
+/// only in its own account (one store may serve sweeps of several inventories). A
+/// `review-overdue` finding the event path raised for a principal is kept while that
+/// principal's record is still overdue.
 pub fn resolutions(
     live: &[Finding],
     result: &SweepResult,
@@ -743,18 +770,27 @@ pub fn resolutions(
                 | RuleId::ExceptionExpiring
                 | RuleId::UnknownOwner
         );
+        let in_account = f.account_id.as_deref() == Some(result.account_id.as_str())
+            || (f.account_id.is_none()
+                && iam_name_key(&f.principal).is_some_and(|k| k.0 == result.account_id));
+        let record = inventory.find(&f.principal);
+        // A record finding is judged when this inventory holds its record; a record that is
+        // gone only by the sweep of its own account (another inventory may hold it).
         let in_scope = if record_rule {
-            true
+            record.is_some() || in_account
         } else {
-            f.account_id.as_deref() == Some(result.account_id.as_str())
-                || (f.account_id.is_none()
-                    && iam_name_key(&f.principal).is_some_and(|k| k.0 == result.account_id))
+            in_account
         };
         if !in_scope {
             continue;
         }
+        let reason = if record_rule && record.is_none() {
+            "the record is no longer in the inventory"
+        } else {
+            cleared_reason(f.rule)
+        };
         if f.rule == RuleId::ReviewOverdue {
-            let still = inventory.find(&f.principal).is_some_and(|r| {
+            let still = record.is_some_and(|r| {
                 r.status == RecordStatus::Active
                     && r.review
                         .as_ref()
@@ -770,9 +806,8 @@ pub fn resolutions(
             rule: f.rule,
             principal: f.principal.clone(),
             reason: format!(
-                "resolved by the sweep at {}: {}",
-                format_time(&result.at),
-                cleared_reason(f.rule)
+                "resolved by the sweep at {}: {reason}",
+                format_time(&result.at)
             ),
         });
     }

@@ -581,6 +581,7 @@ fn user(principal: &str, name: &str, keys: Vec<AccessKey>) -> IamIdentity {
         mfa_active: Some(false),
         role_last_used: LastUsed::Unknown,
         keys,
+        keys_listed: false,
     }
 }
 
@@ -963,4 +964,16 @@ fn without_a_lifecycle_store_nothing_is_recorded() {
             .unwrap_or_else(|e| panic!("{e}")),
         Vec::new()
     );
+}
+
+#[test]
+fn keys_listed_at_the_sweep_are_not_overridden_by_late_events() {
+    // The sweep listed bob's keys itself: an event delivered since (a key created, one
+    // deactivated) describes a state the listing already reflects, or a newer one it will see
+    // next time, never a fresher one.
+    let mut snap = snapshot();
+    snap.identities[0].keys_listed = true;
+    let before = snap.identities[0].clone();
+    merge_into(&mut snap, &lifecycle_state(), t(LISTED));
+    assert_eq!(snap.identities[0], before);
 }

@@ -41,6 +41,7 @@ fn user(path_name: &str, created: &str) -> IamIdentity {
         mfa_active: Some(false),
         role_last_used: LastUsed::Unknown,
         keys: Vec::new(),
+        keys_listed: false,
     }
 }
 
@@ -588,4 +589,108 @@ fn a_review_interval_beyond_the_calendar_is_refused_by_validate_and_never_due() 
         "{:?}",
         fired(&result)
     );
+}
+
+#[test]
+fn sweeps_of_two_inventories_into_one_store_leave_each_other_alone() {
+    let inv = |acct: &str| {
+        inventory(&format!(
+            "identities:\n  - principal: arn:aws:iam::{acct}:role/app\n    kind: workload\n    review: {{ last_reviewed: 2026-01-01, interval_days: 30 }}\n"
+        ))
+    };
+    let snap = |acct: &str| Snapshot {
+        account_id: acct.to_string(),
+        report_generated_at: None,
+        identities: vec![IamIdentity {
+            principal: format!("arn:aws:iam::{acct}:role/app"),
+            ..role("app", "2026-11-01T00:00:00Z", LastUsed::Unknown)
+        }],
+    };
+    let (a, b) = (inv("111111111111"), inv("222222222222"));
+    let mut store = MemoryStore::new();
+    let mut reopened = 0;
+    for (i, hour) in ["12", "13", "14", "15"].iter().enumerate() {
+        let (inv, acct) = if i % 2 == 0 {
+            (&a, "111111111111")
+        } else {
+            (&b, "222222222222")
+        };
+        let at = t(&format!("2026-12-04T{hour}:00:00Z"));
+        let result = sweep::reconcile(&snap(acct), inv, at);
+        let r = sweep::apply(&mut store, None, &result, inv).unwrap_or_else(|e| panic!("{e}"));
+        assert!(r.resolved.is_empty(), "sweep {i}: {:?}", r.resolved);
+        reopened += r.findings_reopened;
+    }
+    assert_eq!(reopened, 0);
+    // The record removed from inventory A: A's next sweep resolves its findings, saying why.
+    let empty = inventory("identities: []");
+    let result = sweep::reconcile(&snap("111111111111"), &empty, t("2026-12-04T16:00:00Z"));
+    let r = sweep::apply(&mut store, None, &result, &empty).unwrap_or_else(|e| panic!("{e}"));
+    let mut resolved: Vec<(&str, &str)> = r
+        .resolved
+        .iter()
+        .map(|x| (x.rule.as_str(), x.reason.as_str()))
+        .collect();
+    resolved.sort();
+    assert_eq!(
+        resolved,
+        vec![
+            (
+                "review-overdue",
+                "resolved by the sweep at 2026-12-04T16:00:00Z: the record is no longer in the inventory"
+            ),
+            (
+                "unknown-owner",
+                "resolved by the sweep at 2026-12-04T16:00:00Z: the record is no longer in the inventory"
+            ),
+        ]
+    );
+}
+
+#[test]
+fn an_unknown_source_keeps_the_identity_from_being_called_unused_and_ages_count_to_the_second() {
+    let inv = inventory(
+        "settings: { default_max_key_age_days: 90 }\nidentities:\n  - { principal: 'arn:aws:iam::111122223333:*', kind: human, owner: o }\n",
+    );
+    // A console password whose use the source could not report, and a key last used 337
+    // days ago: the identity may be in use; the key is not.
+    let mut u = user("console", "2025-01-01T00:00:00Z");
+    u.password_enabled = Some(true);
+    u.password_last_used = LastUsed::Unknown;
+    u.keys = vec![key(
+        "AKIAOLDUSE",
+        true,
+        "2026-09-04T11:00:00Z",
+        LastUsed::At(t("2026-01-01T00:00:00Z")),
+    )];
+    let snap = Snapshot {
+        account_id: ACCT.into(),
+        report_generated_at: None,
+        identities: vec![u],
+    };
+    let result = sweep::reconcile(&snap, &inv, t(NOW));
+    let mut got: Vec<(&str, Option<&str>)> = result
+        .hits
+        .iter()
+        .map(|h| (h.rule.as_str(), h.resource.as_deref()))
+        .collect();
+    got.sort();
+    // The key is 91 days and one hour old (2026-09-04T11:00 to 2026-12-04T12:00).
+    assert_eq!(
+        got,
+        vec![
+            ("key-too-old", Some("AKIAOLDUSE")),
+            ("unused-credential", Some("AKIAOLDUSE")),
+        ]
+    );
+    // 90 days and one hour: over the maximum of 90 days.
+    let mut snap = snap;
+    snap.identities[0].keys[0].created = Some(t("2026-09-05T11:00:00Z"));
+    let result = sweep::reconcile(&snap, &inv, t(NOW));
+    let old = result
+        .hits
+        .iter()
+        .find(|h| h.rule == RuleId::KeyTooOld)
+        .unwrap_or_else(|| panic!("90 days and an hour is over 90 days"));
+    assert_eq!(old.evidence["key_age_days"], "90");
 }
