@@ -38,8 +38,22 @@ fn discover(
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading snapshot {}", path.display()))?;
-            let snap: Snapshot = serde_json::from_str(&text)
-                .with_context(|| format!("{}: not a govtrail snapshot", path.display()))?;
+            let snap: Snapshot = serde_json::from_str(&text).with_context(|| {
+                format!(
+                    "{}: not a govtrail snapshot (as written by --save-snapshot)",
+                    path.display()
+                )
+            })?;
+            let mut seen = std::collections::HashSet::new();
+            for (i, ident) in snap.identities.iter().enumerate() {
+                if !seen.insert(ident.principal.as_str()) {
+                    bail!(
+                        "{}: identities[{i}]: {} appears twice",
+                        path.display(),
+                        ident.principal
+                    );
+                }
+            }
             (snap, None)
         }
         None => {
@@ -255,9 +269,16 @@ fn list_item(yaml: &str) -> String {
     s
 }
 
+/// Text safe inside a `#` comment: no line breaks of any kind.
 fn comment(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| {
+            if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{85}') {
+                ' '
+            } else {
+                c
+            }
+        })
         .collect()
 }
 
@@ -274,9 +295,13 @@ pub fn draft(
     out.push_str(&format!(
         "# Draft governance inventory written by `govtrail inventory discover` at {}\n# from account {}. Owners and purposes come from tags ({} / {}) where present;\n# entries marked UNCLAIMED need an accountable owner before this is merged.\n# Check each kind, then add allow statements, a review and credential policy.\nversion: 1\nidentities:\n",
         format_time(&now),
-        if snapshot.account_id.is_empty() { "?" } else { &snapshot.account_id },
-        tags.owner.join(", "),
-        tags.purpose.join(", "),
+        if snapshot.account_id.is_empty() {
+            "?".to_string()
+        } else {
+            comment(&snapshot.account_id)
+        },
+        comment(&tags.owner.join(", ")),
+        comment(&tags.purpose.join(", ")),
     ));
     let (mut written, mut unclaimed) = (0, 0);
     for ident in &snapshot.identities {
@@ -290,6 +315,15 @@ pub fn draft(
             .and_then(|inv| inv.find(&ident.principal))
             .is_some_and(|r| !r.principal.is_wildcard())
         {
+            continue;
+        }
+        // IAM paths may contain * and ?, which a principal reads as wildcards: such an
+        // identity cannot be named by an exact record.
+        if ident.principal.contains(['*', '?']) {
+            out.push_str(&format!(
+                "  # SKIPPED: {} contains * or ?, which a record's principal reads as a pattern\n",
+                comment(&ident.principal)
+            ));
             continue;
         }
         let (kind, kind_why) = kind_of(ident, tags);
@@ -316,7 +350,7 @@ pub fn draft(
             unclaimed += 1;
             out.push_str(&format!(
                 "  # UNCLAIMED: no owner tag ({}). {}\n",
-                tags.owner.join(", "),
+                comment(&tags.owner.join(", ")),
                 comment(&kind_why)
             ));
         } else {

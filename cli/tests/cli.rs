@@ -1195,6 +1195,24 @@ fn discover_and_sweep_a_live_account_on_the_emulator() {
         ])
     );
     assert!(v["discovery"]["credential_report"].as_bool().unwrap());
+    // An account id that is not the credentials' account is refused, not trusted.
+    let out = govtrail(&[
+        "sweep",
+        "--inventory",
+        INVENTORY,
+        "--store",
+        ":memory:",
+        "--endpoint-url",
+        &endpoint,
+        "--account-id",
+        "999999999999",
+    ]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("the account id given (999999999999) is not the account of the discovered identities (123456789012)"),
+        "{}",
+        stderr(&out)
+    );
     assert!(v["discovery"]["calls"]["GetAccountAuthorizationDetails"].as_u64() >= Some(1));
 
     rt.block_on(async {
@@ -1215,4 +1233,84 @@ fn discover_and_sweep_a_live_account_on_the_emulator() {
         }
         iam.delete_user().user_name(&name).send().await.unwrap();
     });
+}
+
+/// Hostile or malformed snapshots: named errors, and nothing injected into a draft.
+#[test]
+fn snapshot_files_are_checked_and_drafts_cannot_be_injected() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, v: &Value| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, v.to_string()).unwrap();
+        p.display().to_string()
+    };
+    let mut snap: Value =
+        serde_json::from_str(&std::fs::read_to_string(root().join(SNAPSHOT)).unwrap()).unwrap();
+    snap["account_id"] = Value::from("111122223333\nsettings:\n  ignore_principals: ['*']\n#");
+    let hostile = write("hostile.json", &snap);
+    let draft = dir.path().join("draft.yaml").display().to_string();
+    let out = govtrail(&[
+        "inventory",
+        "discover",
+        "--from-snapshot",
+        &hostile,
+        "--owner-tag",
+        "owner\nsettings: {}",
+        "--out",
+        &draft,
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = std::fs::read_to_string(&draft).unwrap();
+    assert!(!text.lines().any(|l| l.starts_with("settings")), "{text}");
+    assert!(
+        text.contains("# from account 111122223333 settings:   ignore_principals: ['*'] #."),
+        "{text}"
+    );
+    let out = govtrail(&["inventory", "validate", &draft]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+
+    // A misspelt field is refused, not read as "no keys".
+    let mut typo: Value =
+        serde_json::from_str(&std::fs::read_to_string(root().join(SNAPSHOT)).unwrap()).unwrap();
+    typo["identities"][0]["access_keys"] = Value::Array(vec![]);
+    let typo = write("typo.json", &typo);
+    let out = govtrail(&[
+        "sweep",
+        "--inventory",
+        INVENTORY,
+        "--store",
+        ":memory:",
+        "--from-snapshot",
+        &typo,
+    ]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains("not a govtrail snapshot (as written by --save-snapshot)")
+            && stderr(&out).contains("unknown field `access_keys`"),
+        "{}",
+        stderr(&out)
+    );
+    // The same identity twice.
+    let mut dup: Value =
+        serde_json::from_str(&std::fs::read_to_string(root().join(SNAPSHOT)).unwrap()).unwrap();
+    let first = dup["identities"][0].clone();
+    dup["identities"].as_array_mut().unwrap().push(first);
+    let dup = write("dup.json", &dup);
+    let out = govtrail(&[
+        "sweep",
+        "--inventory",
+        INVENTORY,
+        "--store",
+        ":memory:",
+        "--from-snapshot",
+        &dup,
+    ]);
+    assert_eq!(code(&out), 2);
+    assert!(
+        stderr(&out).contains(
+            "identities[9]: arn:aws:iam::111122223333:role/ci/github-deployer appears twice"
+        ),
+        "{}",
+        stderr(&out)
+    );
 }

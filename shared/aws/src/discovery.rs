@@ -189,15 +189,23 @@ impl Discovery {
             }
             None => self.per_user_details(&mut identities).await?,
         }
-        let account_id = opts
-            .account_id
-            .clone()
-            .or_else(|| {
-                identities
-                    .iter()
-                    .find_map(|i: &IamIdentity| account_of(&i.principal))
-            })
-            .unwrap_or_default();
+        let seen = identities
+            .iter()
+            .find_map(|i: &IamIdentity| account_of(&i.principal));
+        let account_id = match (&opts.account_id, seen) {
+            (Some(given), Some(found)) if *given != found => {
+                return Err(DiscoveryError {
+                    operation: "GetAccountAuthorizationDetails",
+                    message: format!(
+                        "the account id given ({given}) is not the account of the discovered identities ({found}): check the credentials' account"
+                    ),
+                    transient: false,
+                })
+            }
+            (_, Some(found)) => found,
+            (Some(given), None) => given.clone(),
+            (None, None) => String::new(),
+        };
         identities.sort_by(|a, b| a.principal.cmp(&b.principal));
         stats.calls = self.calls.snapshot();
         stats.total_calls = stats.calls.values().sum();

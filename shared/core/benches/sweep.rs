@@ -1,6 +1,7 @@
 //! The sweep's reconciliation and store side at account scale: 10,000 identities (half users
 //! with keys, half roles) against an inventory governing half of them by exact record and the
-//! rest through a few wildcard patterns, at an explicit `now`.
+//! rest through a few wildcard patterns, at an explicit `now`; then the store side (all of a
+//! sweep's hits in one batch) on the in-memory and the SQLite store.
 //!
 //! Run: `cargo bench -p govtrail-core --bench sweep -- --warm-up-time 1 --measurement-time 3`
 
@@ -8,7 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use govtrail_core::credential_report::LastUsed;
 use govtrail_core::sweep::{self, AccessKey, IamIdentity, IdentityType, Snapshot};
-use govtrail_core::{Inventory, MemoryStore};
+use govtrail_core::{Inventory, MemoryStore, SqliteStore};
 use std::collections::BTreeMap;
 use std::hint::black_box;
 
@@ -105,9 +106,21 @@ fn benches(c: &mut Criterion) {
         b.iter(|| sweep::reconcile(black_box(&snap), &inv, now()))
     });
     let result = sweep::reconcile(&snap, &inv, now());
-    g.bench_function("reconcile_and_store_10k", |b| {
+    g.bench_function("store_10k_memory", |b| {
         b.iter(|| {
             let mut store = MemoryStore::new();
+            sweep::apply(&mut store, None, black_box(&result), &inv).map(|r| r.findings_new)
+        })
+    });
+    g.bench_function("store_10k_sqlite", |b| {
+        b.iter(|| {
+            let mut store = match SqliteStore::in_memory() {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("sweep bench: sqlite: {e}");
+                    std::process::exit(1)
+                }
+            };
             sweep::apply(&mut store, None, black_box(&result), &inv).map(|r| r.findings_new)
         })
     });

@@ -97,6 +97,14 @@ pub enum ReportError {
 pub fn parse(bytes: &[u8]) -> Result<CredentialReport, ReportError> {
     let text = std::str::from_utf8(bytes).map_err(|e| ReportError::NotText(e.to_string()))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // Old Mac line endings (a lone CR): read as line ends rather than one giant header.
+    let normalised;
+    let text = if text.contains('\r') && !text.contains('\n') {
+        normalised = text.replace('\r', "\n");
+        normalised.as_str()
+    } else {
+        text
+    };
     let mut records = split_records(text)
         .into_iter()
         .filter(|(_, f)| !(f.len() == 1 && f.iter().all(|s| s.trim().is_empty())));
@@ -401,5 +409,17 @@ mod tests {
         assert!(matches!(parse(b"user\n"), Err(ReportError::MissingColumns(c)) if c == "arn"));
         let empty = report(&[HEADER]);
         assert_eq!((empty.rows.len(), empty.errors.len()), (0, 0));
+    }
+
+    #[test]
+    fn lone_carriage_returns_end_lines() {
+        let text = "user,arn,mfa_active\rbob,arn:aws:iam::111122223333:user/bob,true\r";
+        let r = parse(text.as_bytes()).unwrap();
+        assert_eq!(r.errors, vec![]);
+        assert_eq!(r.rows.len(), 1);
+        assert_eq!(
+            (r.rows[0].user.as_str(), r.rows[0].mfa_active),
+            ("bob", Some(true))
+        );
     }
 }

@@ -37,6 +37,7 @@ impl IdentityType {
 
 /// One access key as discovery saw it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AccessKey {
     pub id: String,
     pub active: bool,
@@ -50,6 +51,7 @@ pub struct AccessKey {
 
 /// One IAM identity (user, role or the account root) as discovery saw it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct IamIdentity {
     /// The canonical principal, as the event path writes it: the IAM ARN (with its path).
     pub principal: String,
@@ -149,6 +151,7 @@ impl IamIdentity {
 
 /// Everything discovery found in one account.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Snapshot {
     pub account_id: String,
     /// When the credential report (password and key use) was generated, if one was read.
