@@ -5,7 +5,7 @@ use crate::error::{describe, is_transient};
 use crate::tables::TableNames;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 use chrono::{DateTime, Utc};
 use govtrail_core::finding::{sort_findings, Finding, FindingFilter, Hit, HitOutcome, Status};
@@ -21,6 +21,10 @@ pub const SEEN_TTL: Duration = Duration::from_secs(14 * 24 * 3600);
 /// Items per transaction (DynamoDB allows 100: one finding + 99 markers).
 const MARKERS_PER_TRANSACTION: usize = 99;
 const MAX_ATTEMPTS: usize = 6;
+/// Keys per BatchGetItem request (DynamoDB's limit).
+const BATCH_GET_KEYS: usize = 100;
+/// BatchGetItem rounds for unprocessed keys before giving up (transient).
+const MAX_UNPROCESSED_ROUNDS: u32 = 8;
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -212,12 +216,72 @@ impl DynamoFindingStore {
         }
     }
 
-    /// Records the hits of one finding (all with the same id), chunk by chunk.
+    /// Reads the current state of many findings with consistent BatchGetItem requests (100
+    /// keys each, unprocessed keys resent with backoff): one request per 100 findings instead
+    /// of one per finding. Findings that do not exist map to `None`.
+    fn read_many(
+        &self,
+        ids: &[&str],
+    ) -> Result<HashMap<String, Option<(Finding, u64)>>, StoreError> {
+        let mut out: HashMap<String, Option<(Finding, u64)>> =
+            ids.iter().map(|id| (id.to_string(), None)).collect();
+        for chunk in ids.chunks(BATCH_GET_KEYS) {
+            let mut keys: Vec<Item> = chunk
+                .iter()
+                .map(|id| Item::from([("id".to_string(), s(id))]))
+                .collect();
+            let mut round = 0u32;
+            while !keys.is_empty() {
+                round += 1;
+                if round > MAX_UNPROCESSED_ROUNDS {
+                    return Err(store_err(
+                        "reading findings",
+                        "DynamoDB kept returning unprocessed keys".into(),
+                        true,
+                    ));
+                }
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut keys)))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| store_err("reading findings", e.to_string(), false))?;
+                self.requests.reads.fetch_add(1, Ordering::Relaxed);
+                let res = self
+                    .rt
+                    .block_on(
+                        self.client
+                            .batch_get_item()
+                            .request_items(&self.tables.findings, request)
+                            .send(),
+                    )
+                    .map_err(|e| store_err("reading findings", describe(&e), is_transient(&e)))?;
+                if let Some(mut items) = res.responses {
+                    for item in items.remove(&self.tables.findings).unwrap_or_default() {
+                        let (f, v) = from_item(item)?;
+                        out.insert(f.id.clone(), Some((f, v)));
+                    }
+                }
+                if let Some(mut un) = res.unprocessed_keys {
+                    if let Some(k) = un.remove(&self.tables.findings) {
+                        keys = k.keys;
+                        if !keys.is_empty() {
+                            std::thread::sleep(Duration::from_millis(25 << round.min(6)));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records the hits of one finding (all with the same id), chunk by chunk. `known` is
+    /// its state from the batch read; a retry after a conflict reads it again.
     fn record_finding(
         &self,
         hits: &[&Hit],
         out: &mut [Option<HitOutcome>],
         idx: &[usize],
+        mut known: Option<Option<(Finding, u64)>>,
     ) -> Result<(), StoreError> {
         let expires_at =
             (Utc::now() + chrono::Duration::from_std(SEEN_TTL).unwrap_or_default()).timestamp();
@@ -231,7 +295,10 @@ impl DynamoFindingStore {
                 if chunk.is_empty() {
                     break;
                 }
-                let current = self.read(&hits[0].finding_id)?;
+                let current = match known.take() {
+                    Some(state) => state,
+                    None => self.read(&hits[0].finding_id)?,
+                };
                 let version = current.as_ref().map(|(_, v)| *v);
                 let mut slot = current.map(|(f, _)| f);
                 let mut outcomes = Vec::with_capacity(chunk.len());
@@ -357,9 +424,11 @@ impl FindingStore for DynamoFindingStore {
             });
             groups[g].1.push(i);
         }
-        for (_, idx) in &groups {
+        let ids: Vec<&str> = groups.iter().map(|(id, _)| *id).collect();
+        let mut current = self.read_many(&ids)?;
+        for (id, idx) in &groups {
             let group: Vec<&Hit> = idx.iter().map(|&i| &hits[i]).collect();
-            self.record_finding(&group, &mut out, idx)?;
+            self.record_finding(&group, &mut out, idx, current.remove(*id))?;
         }
         Ok(out
             .into_iter()

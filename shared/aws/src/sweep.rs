@@ -49,6 +49,10 @@ pub struct SweepOutput {
     #[serde(flatten)]
     pub report: SweepReport,
     pub discovery: DiscoveryStats,
+    /// DynamoDB requests the findings store made (reads: queries, batch and single reads;
+    /// writes: transactions).
+    pub findings_reads: u64,
+    pub findings_writes: u64,
 }
 
 /// Where the sweep reads and writes.
@@ -127,16 +131,24 @@ pub async fn run(
     let tables = target.tables.clone();
     let topic = target.topic_arn.clone();
     let rt = Handle::current();
-    let report = tokio::task::spawn_blocking(move || {
+    let (report, findings_reads, findings_writes) = tokio::task::spawn_blocking(move || {
         let mut store = DynamoFindingStore::new(dynamo, tables, rt.clone());
         let mut sink = topic.map(|t| SnsAlertSink::new(sns, t, rt));
         let result = sweep::reconcile(&snapshot, &inventory, now);
-        sweep::apply(
+        let report = sweep::apply(
             &mut store,
             sink.as_mut().map(|s| s as &mut dyn AlertSink),
             &result,
             &inventory,
-        )
+        );
+        use std::sync::atomic::Ordering::Relaxed;
+        report.map(|r| {
+            (
+                r,
+                store.requests.reads.load(Relaxed),
+                store.requests.writes.load(Relaxed),
+            )
+        })
     })
     .await
     .map_err(|e| SweepError::Join(e.to_string()))??;
@@ -154,5 +166,7 @@ pub async fn run(
     Ok(SweepOutput {
         report,
         discovery: stats,
+        findings_reads,
+        findings_writes,
     })
 }

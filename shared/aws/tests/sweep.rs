@@ -312,6 +312,9 @@ async fn sweep_finds_exactly_what_is_wrong_and_resolves_what_was_fixed() {
     );
     assert_eq!(r.counts.aws_managed_skipped, 1);
     assert_eq!((r.findings_new, r.alerts_sent), (12, 12));
+    // DynamoDB: the live findings listed by status (2 statuses x 5 severities), one
+    // BatchGetItem for the 12 findings, one read per alert; one transaction per finding.
+    assert_eq!((out.findings_reads, out.findings_writes), (10 + 1 + 12, 12));
     // Discovery: one page of authorization details, the report, and ListAccessKeys only for
     // the two users the report says hold keys. No per-identity password, MFA or last-use calls.
     let calls = &out.discovery.calls;
