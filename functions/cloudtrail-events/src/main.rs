@@ -1,7 +1,7 @@
 //! Lambda: CloudTrail events from EventBridge -> evaluate -> DynamoDB -> SNS.
 
 use govtrail_aws::service::{handle_eventbridge, Service};
-use lambda_runtime::{run, service_fn, Error, LambdaEvent};
+use lambda_runtime::{run, service_fn, Diagnostic, Error, LambdaEvent};
 use std::sync::Arc;
 
 #[tokio::main]
@@ -14,7 +14,17 @@ async fn main() -> Result<(), Error> {
             handle_eventbridge(service, event.payload)
                 .await
                 .map(|_| ())
-                .map_err(Error::from)
+                .map_err(|e| Diagnostic {
+                    // Transient: Lambda's retries may succeed; otherwise the event is kept in
+                    // the dead-letter queue for a person.
+                    error_type: if e.is_transient() {
+                        "govtrail.ProcessError.Transient"
+                    } else {
+                        "govtrail.ProcessError"
+                    }
+                    .to_string(),
+                    error_message: e.to_string(),
+                })
         }
     }))
     .await

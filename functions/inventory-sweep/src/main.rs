@@ -4,7 +4,7 @@
 
 use chrono::Utc;
 use govtrail_aws::sweep::{options_from_env, run, SweepTarget};
-use lambda_runtime::{run as run_lambda, service_fn, Error, LambdaEvent};
+use lambda_runtime::{run as run_lambda, service_fn, Diagnostic, Error, LambdaEvent};
 use std::sync::Arc;
 
 #[tokio::main]
@@ -18,9 +18,20 @@ async fn main() -> Result<(), Error> {
         async move {
             let out = run(&sdk, &target, &opts, Utc::now()).await.map_err(|e| {
                 tracing::error!(error = %e, transient = e.is_transient(), "sweep failed");
-                Error::from(e)
+                Diagnostic {
+                    error_type: if e.is_transient() {
+                        "govtrail.SweepError.Transient"
+                    } else {
+                        "govtrail.SweepError"
+                    }
+                    .to_string(),
+                    error_message: e.to_string(),
+                }
             })?;
-            serde_json::to_value(&out).map_err(Error::from)
+            serde_json::to_value(&out).map_err(|e| Diagnostic {
+                error_type: "govtrail.OutputError".to_string(),
+                error_message: e.to_string(),
+            })
         }
     }))
     .await
