@@ -107,6 +107,7 @@ _EVENT_PATH_ACCESS = {
     "findings": {
         "": {
             "dynamodb:GetItem",
+            "dynamodb:BatchGetItem",
             "dynamodb:PutItem",
             "dynamodb:UpdateItem",
             "dynamodb:Query",
