@@ -198,7 +198,14 @@ impl DynamoFindingStore {
                 }
                 other => Err(store_err(
                     "writing a finding",
-                    format!("{other}"),
+                    {
+                        use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+                        format!(
+                            "{}: {}",
+                            other.code().unwrap_or("TransactWriteItems failed"),
+                            other.message().unwrap_or("no message")
+                        )
+                    },
                     matches!(
                         other,
                         TransactWriteItemsError::ProvisionedThroughputExceededException(_)
