@@ -84,14 +84,18 @@ fn start_moto() -> Moto {
         .stderr(log)
         .spawn()
         .unwrap();
-    let url = format!("http://127.0.0.1:{port}");
+    // Owned by `Moto` at once: it is killed and waited for however this test ends.
+    let moto = Moto {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    };
     for _ in 0..100 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Moto { child, url };
+            return moto;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    panic!("moto did not start on {url}");
+    panic!("moto did not start on {}", moto.url);
 }
 
 fn post(url: &str, body: &str) {
