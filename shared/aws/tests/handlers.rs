@@ -2,6 +2,8 @@
 //! notifications, end to end through DynamoDB, S3 and SNS.
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use govtrail_aws::identities::{put_items, record_item, settings_item};
 use govtrail_aws::service::{handle_eventbridge, handle_sqs, Quarantine, Service};
@@ -510,37 +512,18 @@ async fn steady_state_costs_well_under_one_identity_read_per_event() {
 /// DynamoDB's ThrottlingException. The SDK retries, then the handler fails for a Lambda retry.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_throttled_backend_fails_for_retry_and_records_nothing() {
-    use std::io::{BufRead, BufReader, Read as _};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
     let served = Arc::new(AtomicU32::new(0));
     let count = served.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut s) = stream else { return };
-            let mut reader = BufReader::new(s.try_clone().unwrap());
-            let mut len = 0usize;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    len = v.trim().parse().unwrap_or(0);
-                }
-            }
-            let mut body = vec![0; len];
-            let _ = reader.read_exact(&mut body);
-            count.fetch_add(1, Ordering::Relaxed);
-            let payload = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"Rate of requests exceeds the allowed throughput."}"#;
-            let resp = format!(
-                "HTTP/1.1 400 Bad Request\r\nContent-Type: application/x-amz-json-1.0\r\nx-amzn-ErrorType: ThrottlingException\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}",
-                payload.len()
-            );
-            let _ = s.write_all(resp.as_bytes());
+    let url = common::stand_in(move |_, _| {
+        count.fetch_add(1, Ordering::Relaxed);
+        common::Reply {
+            status: "400 Bad Request",
+            content_type: "application/x-amz-json-1.0",
+            headers: "x-amzn-ErrorType: ThrottlingException\r\n".into(),
+            body: r#"{"__type":"com.amazonaws.dynamodb.v20120810#ThrottlingException","message":"Rate of requests exceeds the allowed throughput."}"#.into(),
         }
     });
-    let sdk = govtrail_aws::config::sdk_config(Some(&format!("http://127.0.0.1:{port}"))).await;
+    let sdk = govtrail_aws::config::sdk_config(Some(&url)).await;
     let service = Arc::new(Service::new(
         &sdk,
         TableNames::for_prefix("throttled"),
@@ -665,34 +648,13 @@ async fn deleting_a_governed_user_raises_stale_record_and_records_the_change_onc
 /// transient failure, retried by Lambda, and the error says what came back.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bare_server_error_is_transient() {
-    use std::io::{BufRead, BufReader, Read as _};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut s) = stream else { return };
-            let mut reader = BufReader::new(s.try_clone().unwrap());
-            let mut len = 0usize;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    len = v.trim().parse().unwrap_or(0);
-                }
-            }
-            let mut body = vec![0; len];
-            let _ = reader.read_exact(&mut body);
-            let payload = "<html>Internal Server Error</html>";
-            let resp = format!(
-                "HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}",
-                payload.len()
-            );
-            let _ = s.write_all(resp.as_bytes());
-        }
+    let url = common::stand_in(|_, _| common::Reply {
+        status: "500 Internal Server Error",
+        content_type: "text/html",
+        headers: String::new(),
+        body: "<html>Internal Server Error</html>".into(),
     });
-    let sdk = govtrail_aws::config::sdk_config(Some(&format!("http://127.0.0.1:{port}"))).await;
+    let sdk = govtrail_aws::config::sdk_config(Some(&url)).await;
     let service = Arc::new(Service::new(
         &sdk,
         TableNames::for_prefix("broken"),

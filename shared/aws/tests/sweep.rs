@@ -4,6 +4,8 @@
 //! report format (`N/A`, the root row), which moto does not.
 #![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use aws_sdk_iam::types::{StatusType, Tag};
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use govtrail_aws::discovery::{iam_client, Discovery, DiscoveryOptions};
@@ -15,7 +17,6 @@ use govtrail_core::credential_report::LastUsed;
 use govtrail_core::finding::{finding_id, FindingFilter};
 use govtrail_core::sweep::IdentityType;
 use govtrail_core::{FindingStore, Inventory, RuleId, Status};
-use std::io::{BufRead, BufReader, Read, Write};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
@@ -427,99 +428,80 @@ async fn sweep_finds_exactly_what_is_wrong_and_resolves_what_was_fixed() {
 /// details, a report that takes one poll to complete, AWS's CSV with the root row and `N/A`.
 /// Every odd-numbered request is answered with IAM's Throttling error.
 fn stand_in_iam(served: Arc<AtomicU32>, throttled: Arc<AtomicU32>) -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
     let report = "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated\n\
 <root_account>,arn:aws:iam::111122223333:root,2019-03-01T10:00:00+00:00,not_supported,2026-11-30T08:00:00+00:00,not_supported,not_supported,true,true,2020-05-05T05:05:05+00:00,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A\n\
 carol,arn:aws:iam::111122223333:user/eng/carol,2024-01-01T00:00:00+00:00,true,no_information,2024-01-01T00:00:00+00:00,N/A,false,true,2025-06-01T12:00:00+00:00,2026-12-01T09:30:00+00:00,eu-west-1,s3,false,2024-02-01T00:00:00+00:00,N/A,N/A,N/A,false,N/A,false,N/A\n";
     let content = aws_smithy_types::base64::encode(report);
     let ns = r#"xmlns="https://iam.amazonaws.com/doc/2010-05-08/""#;
-    std::thread::spawn(move || {
-        let mut generated = 0;
-        for stream in listener.incoming() {
-            let Ok(mut s) = stream else { return };
-            let mut reader = BufReader::new(s.try_clone().unwrap());
-            let mut len = 0usize;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    len = v.trim().parse().unwrap_or(0);
-                }
-            }
-            let mut body = vec![0; len];
-            let _ = reader.read_exact(&mut body);
-            let body = String::from_utf8_lossy(&body).to_string();
-            let n = served.fetch_add(1, Ordering::Relaxed);
-            let (status, payload) = if n.is_multiple_of(2) {
-                throttled.fetch_add(1, Ordering::Relaxed);
-                (
-                    "400 Bad Request",
-                    format!(
-                        r#"<ErrorResponse {ns}><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>t{n}</RequestId></ErrorResponse>"#
-                    ),
-                )
-            } else if body.contains("Action=GetAccountAuthorizationDetails")
-                && !body.contains("Marker=")
-            {
-                (
-                    "200 OK",
-                    format!(
-                        r#"<GetAccountAuthorizationDetailsResponse {ns}><GetAccountAuthorizationDetailsResult><IsTruncated>true</IsTruncated><Marker>page2</Marker><UserDetailList><member><Path>/eng/</Path><UserName>carol</UserName><UserId>AIDACAROL</UserId><Arn>arn:aws:iam::111122223333:user/eng/carol</Arn><CreateDate>2024-01-01T00:00:00Z</CreateDate><Tags><member><Key>owner</Key><Value>carol@example.com</Value></member></Tags></member></UserDetailList><RoleDetailList/><GroupDetailList/><Policies/></GetAccountAuthorizationDetailsResult><ResponseMetadata><RequestId>r{n}</RequestId></ResponseMetadata></GetAccountAuthorizationDetailsResponse>"#
-                    ),
-                )
-            } else if body.contains("Action=GetAccountAuthorizationDetails") {
-                (
-                    "200 OK",
-                    format!(
-                        r#"<GetAccountAuthorizationDetailsResponse {ns}><GetAccountAuthorizationDetailsResult><IsTruncated>false</IsTruncated><UserDetailList/><RoleDetailList><member><Path>/</Path><RoleName>batch</RoleName><RoleId>AROABATCH</RoleId><Arn>arn:aws:iam::111122223333:role/batch</Arn><CreateDate>2023-01-01T00:00:00Z</CreateDate><Tags/><RoleLastUsed><LastUsedDate>2026-11-20T10:00:00Z</LastUsedDate><Region>eu-west-1</Region></RoleLastUsed></member></RoleDetailList><GroupDetailList/><Policies/></GetAccountAuthorizationDetailsResult><ResponseMetadata><RequestId>r{n}</RequestId></ResponseMetadata></GetAccountAuthorizationDetailsResponse>"#
-                    ),
-                )
-            } else if body.contains("Action=GenerateCredentialReport") {
-                generated += 1;
-                let state = if generated == 1 {
-                    "STARTED"
-                } else {
-                    "COMPLETE"
-                };
-                (
-                    "200 OK",
-                    format!(
-                        r#"<GenerateCredentialReportResponse {ns}><GenerateCredentialReportResult><State>{state}</State><Description>x</Description></GenerateCredentialReportResult><ResponseMetadata><RequestId>r{n}</RequestId></ResponseMetadata></GenerateCredentialReportResponse>"#
-                    ),
-                )
-            } else if body.contains("Action=GetCredentialReport") {
-                (
-                    "200 OK",
-                    format!(
-                        r#"<GetCredentialReportResponse {ns}><GetCredentialReportResult><Content>{content}</Content><ReportFormat>text/csv</ReportFormat><GeneratedTime>2026-12-04T10:00:00Z</GeneratedTime></GetCredentialReportResult><ResponseMetadata><RequestId>r{n}</RequestId></ResponseMetadata></GetCredentialReportResponse>"#
-                    ),
-                )
-            } else if body.contains("Action=ListAccessKeys") {
-                (
-                    "200 OK",
-                    format!(
-                        r#"<ListAccessKeysResponse {ns}><ListAccessKeysResult><IsTruncated>false</IsTruncated><AccessKeyMetadata><member><UserName>carol</UserName><AccessKeyId>AKIACAROLOLD</AccessKeyId><Status>Inactive</Status><CreateDate>2024-02-01T00:00:00Z</CreateDate></member><member><UserName>carol</UserName><AccessKeyId>AKIACAROLNEW</AccessKeyId><Status>Active</Status><CreateDate>2025-06-01T12:00:00Z</CreateDate></member></AccessKeyMetadata></ListAccessKeysResult><ResponseMetadata><RequestId>r{n}</RequestId></ResponseMetadata></ListAccessKeysResponse>"#
-                    ),
-                )
+    let mut generated = 0;
+    common::stand_in(move |body, _| {
+        let n = served.fetch_add(1, Ordering::Relaxed);
+        let (status, payload) = if n.is_multiple_of(2) {
+            throttled.fetch_add(1, Ordering::Relaxed);
+            (
+                "400 Bad Request",
+                format!(
+                    r#"<ErrorResponse {ns}><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>t{n}</RequestId></ErrorResponse>"#
+                ),
+            )
+        } else if body.contains("Action=GetAccountAuthorizationDetails")
+            && !body.contains("Marker=")
+        {
+            (
+                "200 OK",
+                format!(
+                    r#"<GetAccountAuthorizationDetailsResponse {ns}><GetAccountAuthorizationDetailsResult><IsTruncated>true</IsTruncated><Marker>page2</Marker><UserDetailList><member><Path>/eng/</Path><UserName>carol</UserName><UserId>AIDACAROL</UserId><Arn>arn:aws:iam::111122223333:user/eng/carol</Arn><CreateDate>2024-01-01T00:00:00Z</CreateDate><Tags><member><Key>owner</Key><Value>carol@example.com</Value></member></Tags></member></UserDetailList><RoleDetailList/><GroupDetailList/><Policies/></GetAccountAuthorizationDetailsResult><ResponseMetadata><RequestId>r{n}</RequestId></ResponseMetadata></GetAccountAuthorizationDetailsResponse>"#
+                ),
+            )
+        } else if body.contains("Action=GetAccountAuthorizationDetails") {
+            (
+                "200 OK",
+                format!(
+                    r#"<GetAccountAuthorizationDetailsResponse {ns}><GetAccountAuthorizationDetailsResult><IsTruncated>false</IsTruncated><UserDetailList/><RoleDetailList><member><Path>/</Path><RoleName>batch</RoleName><RoleId>AROABATCH</RoleId><Arn>arn:aws:iam::111122223333:role/batch</Arn><CreateDate>2023-01-01T00:00:00Z</CreateDate><Tags/><RoleLastUsed><LastUsedDate>2026-11-20T10:00:00Z</LastUsedDate><Region>eu-west-1</Region></RoleLastUsed></member></RoleDetailList><GroupDetailList/><Policies/></GetAccountAuthorizationDetailsResult><ResponseMetadata><RequestId>r{n}</RequestId></ResponseMetadata></GetAccountAuthorizationDetailsResponse>"#
+                ),
+            )
+        } else if body.contains("Action=GenerateCredentialReport") {
+            generated += 1;
+            let state = if generated == 1 {
+                "STARTED"
             } else {
-                (
-                    "400 Bad Request",
-                    format!(
-                        r#"<ErrorResponse {ns}><Error><Type>Sender</Type><Code>InvalidAction</Code><Message>unexpected {body}</Message></Error><RequestId>x</RequestId></ErrorResponse>"#
-                    ),
-                )
+                "COMPLETE"
             };
-            let resp = format!(
-                "HTTP/1.1 {status}\r\nContent-Type: text/xml\r\nx-amzn-RequestId: r{n}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}",
-                payload.len()
-            );
-            let _ = s.write_all(resp.as_bytes());
+            (
+                "200 OK",
+                format!(
+                    r#"<GenerateCredentialReportResponse {ns}><GenerateCredentialReportResult><State>{state}</State><Description>x</Description></GenerateCredentialReportResult><ResponseMetadata><RequestId>r{n}</RequestId></ResponseMetadata></GenerateCredentialReportResponse>"#
+                ),
+            )
+        } else if body.contains("Action=GetCredentialReport") {
+            (
+                "200 OK",
+                format!(
+                    r#"<GetCredentialReportResponse {ns}><GetCredentialReportResult><Content>{content}</Content><ReportFormat>text/csv</ReportFormat><GeneratedTime>2026-12-04T10:00:00Z</GeneratedTime></GetCredentialReportResult><ResponseMetadata><RequestId>r{n}</RequestId></ResponseMetadata></GetCredentialReportResponse>"#
+                ),
+            )
+        } else if body.contains("Action=ListAccessKeys") {
+            (
+                "200 OK",
+                format!(
+                    r#"<ListAccessKeysResponse {ns}><ListAccessKeysResult><IsTruncated>false</IsTruncated><AccessKeyMetadata><member><UserName>carol</UserName><AccessKeyId>AKIACAROLOLD</AccessKeyId><Status>Inactive</Status><CreateDate>2024-02-01T00:00:00Z</CreateDate></member><member><UserName>carol</UserName><AccessKeyId>AKIACAROLNEW</AccessKeyId><Status>Active</Status><CreateDate>2025-06-01T12:00:00Z</CreateDate></member></AccessKeyMetadata></ListAccessKeysResult><ResponseMetadata><RequestId>r{n}</RequestId></ResponseMetadata></ListAccessKeysResponse>"#
+                ),
+            )
+        } else {
+            (
+                "400 Bad Request",
+                format!(
+                    r#"<ErrorResponse {ns}><Error><Type>Sender</Type><Code>InvalidAction</Code><Message>unexpected {body}</Message></Error><RequestId>x</RequestId></ErrorResponse>"#
+                ),
+            )
+        };
+        common::Reply {
+            status,
+            content_type: "text/xml",
+            headers: format!("x-amzn-RequestId: r{n}\r\n"),
+            body: payload,
         }
-    });
-    format!("http://127.0.0.1:{port}")
+    })
 }
 
 fn t(s: &str) -> DateTime<Utc> {
