@@ -62,6 +62,14 @@ impl Aws {
         Ok(Aws { rt, sdk })
     }
 
+    /// The connection in `slot`, made on first use (one runtime and SDK config per command).
+    pub fn get<'a>(slot: &'a mut Option<Aws>, endpoint_url: Option<&str>) -> Result<&'a Aws> {
+        if slot.is_none() {
+            *slot = Some(Aws::connect(endpoint_url)?);
+        }
+        slot.as_ref().context("AWS connection unavailable")
+    }
+
     pub fn dynamo(&self) -> aws_sdk_dynamodb::Client {
         aws_sdk_dynamodb::Client::new(&self.sdk)
     }
@@ -93,12 +101,7 @@ pub fn open(
             )?))
         }
         StoreSpec::Dynamo(prefix) => {
-            if aws.is_none() {
-                *aws = Some(Aws::connect(endpoint_url)?);
-            }
-            let Some(a) = aws.as_ref() else {
-                bail!("AWS connection unavailable");
-            };
+            let a = Aws::get(aws, endpoint_url)?;
             Ok(Box::new(DynamoFindingStore::new(
                 a.dynamo(),
                 TableNames::for_prefix(prefix),
@@ -122,12 +125,7 @@ pub fn open_lifecycle(
                 .with_context(|| format!("opening store {}", path.display()))?,
         )),
         StoreSpec::Dynamo(prefix) => {
-            if aws.is_none() {
-                *aws = Some(Aws::connect(endpoint_url)?);
-            }
-            let Some(a) = aws.as_ref() else {
-                bail!("AWS connection unavailable");
-            };
+            let a = Aws::get(aws, endpoint_url)?;
             Ok(Box::new(DynamoLifecycleStore::new(
                 a.dynamo(),
                 TableNames::for_prefix(prefix).lifecycle,

@@ -57,12 +57,7 @@ fn discover(
             (snap, None)
         }
         None => {
-            if aws.is_none() {
-                *aws = Some(Aws::connect(endpoint_url)?);
-            }
-            let Some(a) = aws.as_ref() else {
-                bail!("AWS connection unavailable");
-            };
+            let a = Aws::get(aws, endpoint_url)?;
             let discovery = Discovery::new(iam_client(&a.sdk));
             let opts = DiscoveryOptions {
                 account_id: src.account_id.clone(),
@@ -101,12 +96,7 @@ fn governance(
     let StoreSpec::Dynamo(prefix) = StoreSpec::parse(&store.store)? else {
         bail!("the sweep needs governance records: --inventory FILE, or --store dynamodb:PREFIX (its identities table)");
     };
-    if aws.is_none() {
-        *aws = Some(Aws::connect(store.endpoint_url.as_deref())?);
-    }
-    let Some(a) = aws.as_ref() else {
-        bail!("AWS connection unavailable");
-    };
+    let a = Aws::get(aws, store.endpoint_url.as_deref())?;
     let table = TableNames::for_prefix(&prefix).identities;
     a.rt.block_on(load_table_inventory(&a.dynamo(), &table))
         .map_err(|e| anyhow!("{e}"))

@@ -117,12 +117,7 @@ async fn main() {
     govtrail_aws::tables::create_tables(&dynamo, &tables)
         .await
         .unwrap();
-    let mut items: Vec<_> = inv
-        .records()
-        .iter()
-        .map(|r| govtrail_aws::identities::record_item(r).unwrap())
-        .collect();
-    items.push(govtrail_aws::identities::settings_item(&inv.settings).unwrap());
+    let items = govtrail_aws::identities::inventory_items(&inv).unwrap();
     govtrail_aws::identities::put_items(&dynamo, &tables.identities, items)
         .await
         .unwrap();

@@ -19,6 +19,7 @@ use aws_sdk_iam::types::{EntityType, ReportStateType, StatusType};
 use aws_sdk_iam::Client;
 use chrono::{DateTime, Utc};
 use govtrail_core::credential_report::{self, LastUsed, ReportRow};
+use govtrail_core::inventory::iam_name_key;
 use govtrail_core::sweep::{AccessKey, IamIdentity, IdentityType, Snapshot};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -345,11 +346,10 @@ impl Discovery {
         rows: Vec<ReportRow>,
         opts: &DiscoveryOptions,
     ) -> Result<(), DiscoveryError> {
-        let refresh: HashSet<String> = opts
+        let refresh: HashSet<_> = opts
             .refresh_keys_for
             .iter()
-            .filter_map(|p| govtrail_core::inventory::iam_name_key(p))
-            .map(|(a, k, n)| format!("{a}/{k}/{n}"))
+            .filter_map(|p| iam_name_key(p))
             .collect();
         let mut by_arn: HashMap<String, ReportRow> = HashMap::new();
         let mut root = None;
@@ -365,27 +365,16 @@ impl Discovery {
             if ident.identity_type != IdentityType::User {
                 continue;
             }
-            let name_key = govtrail_core::inventory::iam_name_key(&ident.principal)
-                .map(|(a, k, n)| format!("{a}/{k}/{n}"));
             match by_arn.remove(&ident.principal) {
                 Some(row) => {
                     ident.password_enabled = row.password_enabled;
                     ident.password_last_used = row.password_last_used;
                     ident.mfa_active = row.mfa_active;
-                    ident.keys = row
-                        .keys
-                        .iter()
-                        .map(|k| AccessKey {
-                            // Replaced by the real id once the keys are listed.
-                            id: format!("slot-{}", k.slot),
-                            active: k.active,
-                            created: k.last_rotated,
-                            last_used: k.last_used,
-                            last_used_service: k.last_used_service.clone(),
-                            last_used_region: k.last_used_region.clone(),
-                        })
-                        .collect();
-                    if !ident.keys.is_empty() || name_key.is_some_and(|k| refresh.contains(&k)) {
+                    // Named by slot until the keys are listed.
+                    ident.keys = report_keys(&row, "slot");
+                    if !ident.keys.is_empty()
+                        || iam_name_key(&ident.principal).is_some_and(|k| refresh.contains(&k))
+                    {
                         list_keys.push(i);
                     }
                 }
@@ -425,12 +414,20 @@ impl Discovery {
         Ok(())
     }
 
-    /// `ListAccessKeys` (all pages) for the users at `indexes`, a few at a time.
-    async fn list_keys_for(
+    /// Runs `call(client, calls, user name)` for the users at `indexes`, `KEY_CONCURRENCY`
+    /// at a time; returns each result with its index.
+    async fn per_user<T, F, Fut>(
         &self,
         identities: &[IamIdentity],
         indexes: &[usize],
-    ) -> Result<Vec<(usize, Vec<AccessKey>)>, DiscoveryError> {
+        operation: &'static str,
+        call: F,
+    ) -> Result<Vec<(usize, T)>, DiscoveryError>
+    where
+        T: Send + 'static,
+        F: Fn(Client, Calls, String) -> Fut,
+        Fut: std::future::Future<Output = Result<T, DiscoveryError>> + Send + 'static,
+    {
         let mut out = Vec::with_capacity(indexes.len());
         for chunk in indexes.chunks(KEY_CONCURRENCY) {
             let mut set = tokio::task::JoinSet::new();
@@ -438,25 +435,33 @@ impl Discovery {
                 let Some(ident) = identities.get(i) else {
                     continue;
                 };
-                let client = self.client.clone();
-                let calls = self.calls.clone();
-                let name = ident.name.clone();
-                set.spawn(async move {
-                    list_access_keys(&client, &calls, &name)
-                        .await
-                        .map(|k| (i, k))
-                });
+                let work = call(self.client.clone(), self.calls.clone(), ident.name.clone());
+                set.spawn(async move { work.await.map(|t| (i, t)) });
             }
             while let Some(joined) = set.join_next().await {
-                let listed = joined.map_err(|e| DiscoveryError {
-                    operation: "ListAccessKeys",
+                out.push(joined.map_err(|e| DiscoveryError {
+                    operation,
                     message: format!("worker failed: {e}"),
                     transient: true,
-                })??;
-                out.push(listed);
+                })??);
             }
         }
         Ok(out)
+    }
+
+    /// `ListAccessKeys` (all pages) for the users at `indexes`.
+    async fn list_keys_for(
+        &self,
+        identities: &[IamIdentity],
+        indexes: &[usize],
+    ) -> Result<Vec<(usize, Vec<AccessKey>)>, DiscoveryError> {
+        self.per_user(
+            identities,
+            indexes,
+            "ListAccessKeys",
+            |client, calls, name| async move { list_access_keys(&client, &calls, &name).await },
+        )
+        .await
     }
 
     /// Without a credential report: per-user calls for keys, key use, password and MFA.
@@ -467,41 +472,45 @@ impl Discovery {
             .filter(|(_, i)| i.identity_type == IdentityType::User)
             .map(|(i, _)| i)
             .collect();
-        for chunk in users.chunks(KEY_CONCURRENCY) {
-            let mut set = tokio::task::JoinSet::new();
-            for &i in chunk {
-                let Some(ident) = identities.get(i) else {
-                    continue;
+        let details = self
+            .per_user(
+                identities,
+                &users,
+                "GetLoginProfile",
+                |client, calls, name| async move { user_details(&client, &calls, &name).await },
+            )
+            .await?;
+        for (i, (keys, password, mfa)) in details {
+            if let Some(ident) = identities.get_mut(i) {
+                ident.keys = keys;
+                ident.keys_listed = true;
+                ident.password_enabled = Some(password);
+                // Password last use needs GetUser per user; the report is the cheap source.
+                ident.password_last_used = if password {
+                    LastUsed::Unknown
+                } else {
+                    LastUsed::Never
                 };
-                let client = self.client.clone();
-                let calls = self.calls.clone();
-                let name = ident.name.clone();
-                set.spawn(
-                    async move { user_details(&client, &calls, &name).await.map(|d| (i, d)) },
-                );
-            }
-            while let Some(joined) = set.join_next().await {
-                let (i, (keys, password, mfa)) = joined.map_err(|e| DiscoveryError {
-                    operation: "GetLoginProfile",
-                    message: format!("worker failed: {e}"),
-                    transient: true,
-                })??;
-                if let Some(ident) = identities.get_mut(i) {
-                    ident.keys = keys;
-                    ident.keys_listed = true;
-                    ident.password_enabled = Some(password);
-                    // Password last use needs GetUser per user; the report is the cheap source.
-                    ident.password_last_used = if password {
-                        LastUsed::Unknown
-                    } else {
-                        LastUsed::Never
-                    };
-                    ident.mfa_active = Some(mfa);
-                }
+                ident.mfa_active = Some(mfa);
             }
         }
         Ok(())
     }
+}
+
+/// The key slots of a report row as keys named `<prefix>-<slot>`.
+fn report_keys(row: &ReportRow, prefix: &str) -> Vec<AccessKey> {
+    row.keys
+        .iter()
+        .map(|k| AccessKey {
+            id: format!("{prefix}-{}", k.slot),
+            active: k.active,
+            created: k.last_rotated,
+            last_used: k.last_used,
+            last_used_service: k.last_used_service.clone(),
+            last_used_region: k.last_used_region.clone(),
+        })
+        .collect()
 }
 
 fn root_identity(row: &ReportRow) -> IamIdentity {
@@ -518,18 +527,7 @@ fn root_identity(row: &ReportRow) -> IamIdentity {
         mfa_active: row.mfa_active,
         role_last_used: LastUsed::Unknown,
         // Root keys cannot be listed with an IAM principal's credentials: named by slot.
-        keys: row
-            .keys
-            .iter()
-            .map(|k| AccessKey {
-                id: format!("root-access-key-{}", k.slot),
-                active: k.active,
-                created: k.last_rotated,
-                last_used: k.last_used,
-                last_used_service: k.last_used_service.clone(),
-                last_used_region: k.last_used_region.clone(),
-            })
-            .collect(),
+        keys: report_keys(row, "root-access-key"),
         keys_listed: false,
     }
 }

@@ -69,6 +69,17 @@ pub fn settings_item(settings: &Settings) -> Result<Item, serde_dynamo::Error> {
     Ok(item)
 }
 
+/// Every item an inventory puts in the identities table: its records and its settings.
+pub fn inventory_items(inv: &Inventory) -> Result<Vec<Item>, serde_dynamo::Error> {
+    let mut items = inv
+        .records()
+        .iter()
+        .map(|r| record_item(r))
+        .collect::<Result<Vec<_>, _>>()?;
+    items.push(settings_item(&inv.settings)?);
+    Ok(items)
+}
+
 fn record_from(item: &Item) -> Result<GovernanceRecord, String> {
     match item.get("record") {
         Some(AttributeValue::M(m)) => serde_dynamo::from_item(m.clone()).map_err(|e| e.to_string()),

@@ -47,11 +47,7 @@ impl DynamoLifecycleStore {
     /// The item of one change.
     pub fn item(c: &LifecycleChange) -> Result<HashMap<String, AttributeValue>, StoreError> {
         let principal = c.event.principal();
-        let body = serde_json::to_string(c).map_err(|e| StoreError::CorruptChange {
-            principal: principal.to_string(),
-            event_key: c.event_key.clone(),
-            reason: e.to_string(),
-        })?;
+        let body = c.encode()?;
         let expires = (c.at + Duration::days(RETENTION_DAYS)).timestamp();
         Ok(HashMap::from([
             ("k".to_string(), s(&format!("{principal}|{}", c.event_key))),
@@ -113,23 +109,20 @@ impl DynamoLifecycleStore {
                 .await
                 .map_err(|e| backend("reading lifecycle changes", &e))?;
             for item in page.items() {
-                let key = match item.get("k") {
-                    Some(AttributeValue::S(k)) => k.clone(),
+                let text = |name: &str| match item.get(name) {
+                    Some(AttributeValue::S(v)) => v.clone(),
                     _ => String::new(),
                 };
-                let change = match item.get("change") {
+                let (principal, event_key) = (text("principal"), text("event_key"));
+                match item.get("change") {
                     Some(AttributeValue::S(body)) => {
-                        serde_json::from_str::<LifecycleChange>(body).map_err(|e| e.to_string())
+                        out.push(LifecycleChange::decode(body, principal, event_key)?)
                     }
-                    _ => Err("no change attribute".to_string()),
-                };
-                match change {
-                    Ok(c) => out.push(c),
-                    Err(reason) => {
+                    _ => {
                         return Err(StoreError::CorruptChange {
-                            principal: key.split('|').next().unwrap_or("").to_string(),
-                            event_key: key,
-                            reason,
+                            principal,
+                            event_key,
+                            reason: "no change attribute".to_string(),
                         })
                     }
                 }

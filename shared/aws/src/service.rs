@@ -112,12 +112,7 @@ impl Service {
 
     /// The service as the functions' environment describes it (see docs/aws-design.md).
     pub async fn from_env() -> Result<Self, ConfigError> {
-        let tables = TableNames {
-            identities: config::required("GOVTRAIL_IDENTITIES_TABLE")?,
-            findings: config::required("GOVTRAIL_FINDINGS_TABLE")?,
-            seen: config::required("GOVTRAIL_SEEN_TABLE")?,
-            lifecycle: config::required("GOVTRAIL_LIFECYCLE_TABLE")?,
-        };
+        let tables = TableNames::from_env()?;
         let topic = config::required("GOVTRAIL_ALERT_TOPIC_ARN")?;
         let ttl = Duration::from_secs(config::number("GOVTRAIL_CACHE_TTL_SECONDS", 300)?);
         let quarantine = config::optional("GOVTRAIL_QUARANTINE_BUCKET").map(|bucket| Quarantine {

@@ -67,12 +67,7 @@ impl SweepTarget {
     /// As the function's environment describes it (see docs/aws-design.md).
     pub fn from_env() -> Result<Self, ConfigError> {
         Ok(SweepTarget {
-            tables: TableNames {
-                identities: config::required("GOVTRAIL_IDENTITIES_TABLE")?,
-                findings: config::required("GOVTRAIL_FINDINGS_TABLE")?,
-                seen: config::required("GOVTRAIL_SEEN_TABLE")?,
-                lifecycle: config::required("GOVTRAIL_LIFECYCLE_TABLE")?,
-            },
+            tables: TableNames::from_env()?,
             topic_arn: Some(config::required("GOVTRAIL_ALERT_TOPIC_ARN")?),
         })
     }

@@ -18,6 +18,17 @@ pub struct TableNames {
 }
 
 impl TableNames {
+    /// The names the functions' environment gives (see docs/aws-design.md).
+    pub fn from_env() -> Result<Self, crate::config::ConfigError> {
+        use crate::config::required;
+        Ok(TableNames {
+            identities: required("GOVTRAIL_IDENTITIES_TABLE")?,
+            findings: required("GOVTRAIL_FINDINGS_TABLE")?,
+            seen: required("GOVTRAIL_SEEN_TABLE")?,
+            lifecycle: required("GOVTRAIL_LIFECYCLE_TABLE")?,
+        })
+    }
+
     pub fn for_prefix(prefix: &str) -> Self {
         TableNames {
             identities: format!("{prefix}-identities"),

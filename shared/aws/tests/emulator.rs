@@ -4,7 +4,7 @@
 
 use aws_sdk_dynamodb::Client as Dynamo;
 use chrono::{DateTime, Utc};
-use govtrail_aws::identities::{put_items, record_item, settings_item};
+use govtrail_aws::identities::{inventory_items, put_items};
 use govtrail_aws::tables::{create_tables, specs};
 use govtrail_aws::{DynamoFindingStore, DynamoGovernanceSource, SnsAlertSink, TableNames};
 use govtrail_core::finding::FindingFilter;
@@ -69,12 +69,7 @@ fn setup(e: &Env, name: &str) -> (Dynamo, TableNames) {
 }
 
 fn sync_inventory(e: &Env, client: &Dynamo, names: &TableNames, inv: &Inventory) {
-    let mut items: Vec<_> = inv
-        .records()
-        .iter()
-        .map(|r| record_item(r).unwrap())
-        .collect();
-    items.push(settings_item(&inv.settings).unwrap());
+    let items = inventory_items(inv).unwrap();
     e.rt.block_on(put_items(client, &names.identities, items))
         .unwrap();
 }

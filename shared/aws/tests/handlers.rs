@@ -5,7 +5,7 @@
 mod common;
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
-use govtrail_aws::identities::{put_items, record_item, settings_item};
+use govtrail_aws::identities::{inventory_items, put_items};
 use govtrail_aws::service::{handle_eventbridge, handle_sqs, Quarantine, Service};
 use govtrail_aws::tables::create_tables;
 use govtrail_aws::TableNames;
@@ -56,12 +56,7 @@ async fn world(endpoint: &str, name: &str) -> World {
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     create_tables(&dynamo, &tables).await.unwrap();
     let inv = Inventory::load(&repo().join("infra/examples/inventory.yaml")).unwrap();
-    let mut items: Vec<_> = inv
-        .records()
-        .iter()
-        .map(|r| record_item(r).unwrap())
-        .collect();
-    items.push(settings_item(&inv.settings).unwrap());
+    let items = inventory_items(&inv).unwrap();
     put_items(&dynamo, &tables.identities, items).await.unwrap();
     let sns = aws_sdk_sns::Client::new(&sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);

@@ -11,7 +11,7 @@
 
 use chrono::Utc;
 use govtrail_aws::discovery::DiscoveryOptions;
-use govtrail_aws::identities::{put_items, record_item, settings_item};
+use govtrail_aws::identities::{inventory_items, put_items};
 use govtrail_aws::service::{handle_eventbridge, Service};
 use govtrail_aws::sweep::{run, SweepTarget};
 use govtrail_aws::tables::create_tables;
@@ -201,12 +201,7 @@ async fn the_functions_need_no_action_their_template_policy_lacks() {
     let tables = TableNames::for_prefix("perm");
     create_tables(&dynamo, &tables).await.unwrap();
     let inv = Inventory::load(&repo().join("infra/examples/inventory.yaml")).unwrap();
-    let mut items: Vec<_> = inv
-        .records()
-        .iter()
-        .map(|r| record_item(r).unwrap())
-        .collect();
-    items.push(settings_item(&inv.settings).unwrap());
+    let items = inventory_items(&inv).unwrap();
     put_items(&dynamo, &tables.identities, items).await.unwrap();
     let topic = aws_sdk_sns::Client::new(&base)
         .create_topic()

@@ -9,7 +9,7 @@ mod common;
 use aws_sdk_iam::types::{StatusType, Tag};
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use govtrail_aws::discovery::{iam_client, Discovery, DiscoveryOptions};
-use govtrail_aws::identities::{put_items, record_item, settings_item};
+use govtrail_aws::identities::{inventory_items, put_items};
 use govtrail_aws::sweep::{run, SweepTarget};
 use govtrail_aws::tables::create_tables;
 use govtrail_aws::{DynamoFindingStore, TableNames};
@@ -102,12 +102,7 @@ identities:
 
 async fn sync_inventory(dynamo: &aws_sdk_dynamodb::Client, table: &str, yaml: &str) {
     let inv = Inventory::from_texts(&[("inventory.yaml".into(), yaml.into())]).unwrap();
-    let mut items: Vec<_> = inv
-        .records()
-        .iter()
-        .map(|r| record_item(r).unwrap())
-        .collect();
-    items.push(settings_item(&inv.settings).unwrap());
+    let items = inventory_items(&inv).unwrap();
     put_items(dynamo, table, items).await.unwrap();
 }
 

@@ -76,6 +76,28 @@ pub struct LifecycleChange {
 }
 
 impl LifecycleChange {
+    /// The change as the stores keep it (JSON text).
+    pub fn encode(&self) -> Result<String, crate::ports::StoreError> {
+        serde_json::to_string(self).map_err(|e| crate::ports::StoreError::CorruptChange {
+            principal: self.event.principal().to_string(),
+            event_key: self.event_key.clone(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// A stored change back; `principal` and `event_key` (its store key) name it in errors.
+    pub fn decode(
+        text: &str,
+        principal: String,
+        event_key: String,
+    ) -> Result<LifecycleChange, crate::ports::StoreError> {
+        serde_json::from_str(text).map_err(|e| crate::ports::StoreError::CorruptChange {
+            principal,
+            event_key,
+            reason: e.to_string(),
+        })
+    }
+
     /// The change an activity records: none when it carries no lifecycle event, or no event
     /// time (a change that cannot be ordered against the others is not state).
     pub fn from_activity(act: &Activity) -> Option<LifecycleChange> {

@@ -300,11 +300,7 @@ impl LifecycleStore for SqliteStore {
                 .map_err(sql)?;
             for c in changes {
                 let principal = c.event.principal();
-                let body = serde_json::to_string(c).map_err(|e| StoreError::CorruptChange {
-                    principal: principal.to_string(),
-                    event_key: c.event_key.clone(),
-                    reason: e.to_string(),
-                })?;
+                let body = c.encode()?;
                 let at = crate::activity::format_time(&c.at);
                 new += insert
                     .execute(params![principal, c.event_key, at, body])
@@ -340,13 +336,7 @@ impl LifecycleStore for SqliteStore {
         let mut v = Vec::new();
         for row in rows {
             let (principal, event_key, body) = row.map_err(|e| self.err(e))?;
-            let c: LifecycleChange =
-                serde_json::from_str(&body).map_err(|e| StoreError::CorruptChange {
-                    principal,
-                    event_key,
-                    reason: e.to_string(),
-                })?;
-            v.push(c);
+            v.push(LifecycleChange::decode(&body, principal, event_key)?);
         }
         sort_changes(&mut v);
         Ok(v)
