@@ -518,15 +518,21 @@ fn replay(
     if !summary.input_errors.is_empty() {
         return Ok(ExitCode::from(2));
     }
-    if let Some(min) = fail_on {
-        if findings
-            .iter()
-            .any(|f| f.status.is_live() && f.severity >= min)
+    Ok(fail_on_exit(&findings, fail_on))
+}
+
+/// Exit 1 when a live finding at or above `fail_on` is among `findings` (replay, sweep).
+pub fn fail_on_exit(findings: &[govtrail_core::Finding], fail_on: Option<Severity>) -> ExitCode {
+    match fail_on {
+        Some(min)
+            if findings
+                .iter()
+                .any(|f| f.status.is_live() && f.severity >= min) =>
         {
-            return Ok(ExitCode::from(1));
+            ExitCode::from(1)
         }
+        _ => ExitCode::SUCCESS,
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 fn events(paths: &[PathBuf], format: EventsFormat, inventory: Option<&Path>) -> Result<ExitCode> {

@@ -196,15 +196,7 @@ pub fn sweep(
         }
     }
     out.flush()?;
-    if let Some(min) = fail_on {
-        if findings
-            .iter()
-            .any(|f| f.status.is_live() && f.severity >= min)
-        {
-            return Ok(ExitCode::from(1));
-        }
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(crate::fail_on_exit(&findings, fail_on))
 }
 
 /// Tag names `discover` reads, from the command line or else the settings.

@@ -145,6 +145,16 @@ pub struct Review {
 pub const MAX_REVIEW_INTERVAL_DAYS: u32 = 3653;
 
 impl Review {
+    /// Why a review due at `due` is overdue (the event rule and the sweep say it alike).
+    pub fn overdue_reason(&self, due: &DateTime<Utc>) -> String {
+        format!(
+            "review was due {} (last reviewed {}, every {} days)",
+            crate::activity::format_time(due),
+            self.last_reviewed,
+            self.interval_days
+        )
+    }
+
     /// When the next review is due; `None` if that is beyond the calendar (never due).
     pub fn due(&self) -> Option<DateTime<Utc>> {
         self.last_reviewed

@@ -471,12 +471,7 @@ fn record_rules(cx: &mut Ctx<'_>, r: &GovernanceRecord) {
                 RuleId::ReviewOverdue,
                 "",
                 None,
-                format!(
-                    "review was due {} (last reviewed {}, every {} days)",
-                    format_time(&due),
-                    rv.last_reviewed,
-                    rv.interval_days
-                ),
+                rv.overdue_reason(&due),
                 &[("review_due", format_time(&due))],
             );
         }

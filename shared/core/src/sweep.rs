@@ -641,12 +641,7 @@ fn record_rules(
                 class,
                 acct,
                 None,
-                format!(
-                    "review was due {} (last reviewed {}, every {} days)",
-                    format_time(&due),
-                    rv.last_reviewed,
-                    rv.interval_days
-                ),
+                rv.overdue_reason(&due),
                 extra,
             );
         } else if due - at <= notice {
